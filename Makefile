@@ -1,0 +1,45 @@
+# One command for every routine job. `make run` and `make test` set everything up first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 8501
+
+.PHONY: setup run test test-fast lint format bench bench-quick browser clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP) ## create .venv and install the project with its dev tools
+
+run: setup ## set up, then serve the dashboard on http://localhost:$(PORT)
+	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true \
+		--browser.gatherUsageStats false
+
+browser: ## make sure Debian's chromium is installed (browser tests need it)
+	@bash scripts/ensure-chromium.sh
+
+test: setup browser ## set up, then run the whole test suite (browser tests included)
+	$(PY) -m pytest -q
+
+test-fast: setup ## the suite without browser journeys
+	$(PY) -m pytest -q -m "not browser"
+
+lint: setup
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+
+bench: setup ## benchmarks, one JSON object per line
+	$(PY) bench/run.py
+
+bench-quick: setup
+	$(PY) bench/run.py --quick
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache tests/screenshots

@@ -1,0 +1,1 @@
+"""Confidence analytics: is the score informative, calibrated, and where to trade it."""

@@ -1,0 +1,131 @@
+"""Small, vectorised interval estimators shared by the analytics modules.
+
+Every function here works on arrays and never loops over trades in Python.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["bootstrap_ci", "fisher_z_interval", "wilson_interval", "z_value"]
+
+
+def z_value(level: float) -> float:
+    """Two-sided standard normal quantile for a confidence ``level`` (0.95 -> 1.96)."""
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must lie in (0, 1), got {level!r}; use 0.95 for a 95 % interval")
+    return float(stats.norm.ppf(0.5 + level / 2.0))
+
+
+def wilson_interval(
+    successes: np.ndarray | float,
+    trials: np.ndarray | float,
+    *,
+    level: float = 0.95,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for a binomial proportion.
+
+    Parameters
+    ----------
+    successes, trials : array_like
+        Counts of wins and of trades; broadcast together. Where ``trials`` is 0
+        the interval is (0, 1): nothing is known.
+    level : float, default 0.95
+        Confidence level.
+
+    Returns
+    -------
+    low, high : ndarray
+        Bounds in [0, 1], same shape as the broadcast inputs.
+
+    References
+    ----------
+    E. B. Wilson, "Probable inference, the law of succession, and statistical
+    inference", JASA 22 (1927) 209-212.
+    """
+    k = np.asarray(successes, dtype=np.float64)
+    n = np.asarray(trials, dtype=np.float64)
+    z = z_value(level)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(n > 0, k / np.where(n > 0, n, 1.0), 0.5)
+        denom = 1.0 + z * z / np.where(n > 0, n, 1.0)
+        centre = (p + z * z / (2.0 * np.where(n > 0, n, 1.0))) / denom
+        half = (
+            z
+            * np.sqrt(
+                p * (1.0 - p) / np.where(n > 0, n, 1.0)
+                + z * z / (4.0 * np.where(n > 0, n, 1.0) ** 2)
+            )
+            / denom
+        )
+    low = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), 0.0)
+    high = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), 1.0)
+    return low, high
+
+
+def fisher_z_interval(r: float, n: int, *, level: float = 0.95) -> tuple[float, float]:
+    """Confidence interval for a correlation coefficient by Fisher's z transform.
+
+    ``atanh(r)`` is approximately normal with standard error ``1/sqrt(n - 3)``.
+    Returns (nan, nan) when ``n <= 3`` or ``r`` is nan (the interval is undefined).
+
+    References
+    ----------
+    R. A. Fisher, "On the probable error of a coefficient of correlation deduced
+    from a small sample", Metron 1 (1921) 3-32.
+    """
+    if n <= 3 or not np.isfinite(r):
+        return (float("nan"), float("nan"))
+    z = np.arctanh(np.clip(r, -0.999999999999, 0.999999999999))
+    half = z_value(level) / np.sqrt(n - 3.0)
+    return (float(np.tanh(z - half)), float(np.tanh(z + half)))
+
+
+def bootstrap_ci(
+    values: np.ndarray,
+    statistic: str = "mean",
+    *,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval for the mean or median of ``values``.
+
+    Parameters
+    ----------
+    values : ndarray, shape (n,)
+        Sample (finite floats).
+    statistic : {"mean", "median"}
+        Statistic to bootstrap.
+    n_boot : int, default 1000
+        Number of resamples.
+    level : float, default 0.95
+        Confidence level.
+    seed : int, default 0
+        Seed of ``numpy.random.default_rng``.
+
+    Returns
+    -------
+    low, high : float
+        (nan, nan) for an empty sample; the single value twice for n == 1.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if x.size == 0:
+        return (float("nan"), float("nan"))
+    if x.size == 1:
+        return (float(x[0]), float(x[0]))
+    if statistic not in ("mean", "median"):
+        raise ValueError(f"statistic must be 'mean' or 'median', got {statistic!r}")
+    rng = np.random.default_rng(seed)
+    alpha = (1.0 - level) / 2.0
+    # Draw in chunks so a million-row sample never needs n_boot * n memory at once.
+    chunk = max(1, int(2_000_000 // x.size))
+    out = np.empty(n_boot)
+    for start in range(0, n_boot, chunk):
+        stop = min(n_boot, start + chunk)
+        idx = rng.integers(0, x.size, size=(stop - start, x.size))
+        sample = x[idx]
+        out[start:stop] = sample.mean(axis=1) if statistic == "mean" else np.median(sample, axis=1)
+    low, high = np.quantile(out, [alpha, 1.0 - alpha])
+    return (float(low), float(high))

@@ -1,0 +1,132 @@
+"""``signal-lab import | runs | events | health``: the store and the learning engine."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from core.cli.common import add_common_options, emit, open_store, print_table, stderr
+from core.errors import ImportFileError
+from core.importer import import_signal_log
+from core.learning import LearningEngine, LearningEngineConfig
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "import",
+        help="import your own signal log (CSV/Parquet) as a run",
+        description=(
+            "Import a signal log: columns timestamp, symbol, confidence and either return_pct or "
+            "entry_price and exit_price; optional side, holding_days, exit_time, signal_id; other "
+            "numeric columns are kept as features. Bad rows are listed with their row numbers; "
+            "nothing is imported unless --skip-bad-rows is given."
+        ),
+    )
+    p.add_argument("file", type=Path, help="CSV or Parquet file")
+    p.add_argument("--skip-bad-rows", action="store_true", help="import the good rows only")
+    p.add_argument("--name", help="run name (default: the file name)")
+    p.add_argument("--dry-run", action="store_true", help="validate only; write nothing")
+    add_common_options(p).set_defaults(handler=_import)
+
+    p = subparsers.add_parser("runs", help="list runs (backtests and imports)")
+    p.add_argument("--limit", type=int, default=None, help="show at most this many runs")
+    add_common_options(p).set_defaults(handler=_runs)
+
+    p = subparsers.add_parser("events", help="list raw events, filtered")
+    p.add_argument("--run", dest="run_id", help="run id")
+    p.add_argument("--type", dest="event_type", help="event type, e.g. SIGNAL_GENERATED")
+    p.add_argument("--symbol")
+    p.add_argument("--since", help="event time >= this (ISO 8601)")
+    p.add_argument("--until", help="event time < this (ISO 8601)")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--offset", type=int, default=0)
+    p.add_argument("--csv", type=Path, help="write the matching events to this CSV file")
+    add_common_options(p).set_defaults(handler=_events)
+
+    p = subparsers.add_parser("health", help="store health and statistics")
+    add_common_options(p).set_defaults(handler=_health)
+
+
+def _import(args: argparse.Namespace) -> int:
+    with open_store(args) as store:
+        try:
+            result = import_signal_log(
+                args.file, store=store, skip_bad_rows=args.skip_bad_rows, name=args.name,
+                dry_run=args.dry_run, on_progress=None if args.json else stderr,
+            )  # fmt: skip
+        except ImportFileError as exc:
+            if args.json:
+                emit(args, {"error": str(exc).splitlines()[0],
+                            "row_errors": [{"row": e.row, "reason": e.reason} for e in exc.row_errors]})  # fmt: skip
+                return 2
+            raise
+    lines = [
+        f"run: {result.run_id or '(dry run: nothing written)'}",
+        f"rows in file: {result.n_rows:,}; imported: {result.n_imported:,}; "
+        f"skipped: {result.n_skipped:,}",
+    ]
+    if result.features:
+        lines.append(f"features kept: {', '.join(result.features)}")
+    if result.ignored_columns:
+        lines.append(f"non-numeric columns ignored: {', '.join(result.ignored_columns)}")
+    if result.row_errors:
+        lines.append("skipped rows:")
+        lines += [f"  {e}" for e in result.row_errors[:50]]
+        if len(result.row_errors) > 50:
+            lines.append(f"  ... and {len(result.row_errors) - 50} more")
+    emit(args, result, "\n".join(lines))
+    return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    with open_store(args) as store:
+        frame = store.runs_frame()
+    if args.limit is not None:
+        frame = frame.head(args.limit)
+    shown = frame[
+        ["id", "kind", "status", "name", "created", "n_signals", "n_outcomes", "synthetic"]
+    ]
+    emit(args, frame, print_table(shown))
+    return 0
+
+
+def _events(args: argparse.Namespace) -> int:
+    with open_store(args) as store:
+        filters = dict(
+            event_type=args.event_type, run_id=args.run_id, symbol=args.symbol,
+            since=args.since, until=args.until,
+        )  # fmt: skip
+        if args.csv is not None:
+            frame = store.events_frame(**filters)
+            frame.to_csv(args.csv, index=False)
+            print(f"wrote {len(frame):,} events to {args.csv}", file=sys.stderr)
+            return 0
+        frame = store.events_frame(**filters, limit=args.limit, offset=args.offset)
+        total = store.count_events(**filters)
+    text = (
+        print_table(frame.drop(columns=["recorded_at"])) + f"\n({len(frame)} of {total:,} events)"
+    )
+    emit(args, frame, text)
+    return 0
+
+
+def _health(args: argparse.Namespace) -> int:
+    config = LearningEngineConfig(data_dir=args.data_dir)
+    with LearningEngine(config) as engine:
+        report = engine.health_check()
+        stats = engine.get_stats()
+    payload = {"health": report.to_dict(), "stats": stats.to_dict()}
+    text = "\n".join(
+        [
+            f"status: {report.status}",
+            *[f"  - {r}" for r in report.reasons],
+            f"database: {stats.db_path} ({stats.db_size_bytes / 1e6:.1f} MB)",
+            f"runs: {stats.runs}; events: {stats.persisted:,}",
+            *[f"  {t}: {n:,}" for t, n in sorted(stats.persisted_by_type.items())],
+        ]
+    )
+    emit(args, payload, text)
+    return 0 if report.status != "unhealthy" else 1

@@ -1,0 +1,62 @@
+"""Shared fixtures: real SQLite stores in temporary folders, seeded data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.learning import LearningEngine, LearningEngineConfig
+from core.store import Store
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def store(data_dir):
+    with Store(data_dir) as s:
+        yield s
+
+
+@pytest.fixture
+def engine(data_dir):
+    with LearningEngine(LearningEngineConfig(data_dir=data_dir, max_events_memory=100)) as e:
+        yield e
+
+
+def make_signals(
+    n: int, *, seed: int = 0, start: str = "2020-01-01"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A seeded batch of signals and outcomes in the column layout of ``signal_rows``."""
+    rng = np.random.default_rng(seed)
+    ts = pd.date_range(start, periods=n, freq="D", tz="UTC")
+    confidence = rng.random(n)
+    returns = rng.normal(0.1, 2.0, n).round(6)
+    signals = pd.DataFrame(
+        {
+            "signal_id": [f"{i:08d}" for i in range(n)],
+            "ts": ts,
+            "symbol": rng.choice(["AAPL", "MSFT", "IBM"], n),
+            "side": rng.choice([1, -1], n),
+            "confidence": confidence,
+            "num_agreeing_models": rng.integers(1, 6, n),
+            "market_volatility": rng.uniform(0.1, 0.5, n),
+            "signal_strength": rng.random(n),
+            "holding_days": np.full(n, 5.0),
+            "applied_threshold": np.full(n, 0.6),
+        }
+    )
+    outcomes = pd.DataFrame(
+        {
+            "signal_id": signals["signal_id"],
+            "ts": ts + pd.Timedelta(days=7),
+            "symbol": signals["symbol"],
+            "return_pct": returns,
+            "win": returns > 0,
+            "confidence_used": confidence,
+        }
+    )
+    return signals, outcomes
