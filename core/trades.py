@@ -173,7 +173,7 @@ def validate_trades(
     if bad.size:
         i = bad[0]
         raise TradesFrameError(
-            f"{key} must lie in [0, 1]; row {i} ({usable.index[i]!r}) has {values[i]!r} "
+            f"{key} must lie in [0, 1]; row {i} ({usable.index[i]!r}) has {float(values[i])} "
             f"({bad.size} such row(s)); rescale the score to a probability first"
         )
     for column in columns:
@@ -184,7 +184,7 @@ def validate_trades(
         if nonfinite.size:
             i = nonfinite[0]
             raise TradesFrameError(
-                f"{column} must be finite; row {i} ({usable.index[i]!r}) has {col[i]!r} "
+                f"{column} must be finite; row {i} ({usable.index[i]!r}) has {float(col[i])} "
                 f"({nonfinite.size} such row(s)); drop or repair those trades"
             )
     if "win" in columns and "return_pct" in usable:
@@ -195,6 +195,6 @@ def validate_trades(
             i = wrong[0]
             raise TradesFrameError(
                 f"win contradicts return_pct at row {i} ({usable.index[i]!r}): "
-                f"win={bool(win[i])} but return_pct={ret[i]!r}; win must be return_pct > 0"
+                f"win={bool(win[i])} but return_pct={float(ret[i])}; win must be return_pct > 0"
             )
     return usable
