@@ -1,0 +1,1 @@
+"""Model lifecycle: registry, training jobs, drift detection and alerts."""
