@@ -1,0 +1,744 @@
+"""Guards against backtest overfitting: PSR, deflated Sharpe ratio and PBO.
+
+Choosing the best of many thresholds inflates its Sharpe ratio: the maximum of
+``N`` noisy estimates is biased upwards even when none has an edge. This module
+measures that selection bias.
+
+- :func:`probabilistic_sharpe_ratio` -- the probability that the true Sharpe ratio
+  exceeds a benchmark, given the estimate, the sample length and the skewness and
+  kurtosis of the returns (Bailey & López de Prado 2012).
+- :func:`expected_max_sharpe` and :func:`deflated_sharpe_ratio` -- the PSR against
+  the Sharpe ratio the best of ``N`` skill-less trials is expected to reach
+  (Bailey & López de Prado 2014).
+- :func:`probability_of_backtest_overfitting` -- combinatorially symmetric
+  cross-validation (CSCV): how often the in-sample winner ranks in the bottom half
+  out of sample (Bailey, Borwein, López de Prado & Zhu 2017), with
+  :func:`sweep_return_matrix` to build its input from a threshold sweep.
+
+Every Sharpe ratio here is *per observation* (per trade or per period), not
+annualised; the variance of the trials' Sharpe ratios must be on the same scale.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from core.analytics.sweep import (
+    _ascending_order,
+    _check_mode,
+    _check_thresholds,
+    _keep_count,
+    json_safe,
+)
+from core.errors import ConfigError, InsufficientDataError, ValidationError
+from core.trades import validate_trades
+
+__all__ = [
+    "EULER_GAMMA",
+    "DeflatedSharpeResult",
+    "PBOResult",
+    "SharpeMoments",
+    "deflated_sharpe_ratio",
+    "expected_max_sharpe",
+    "probabilistic_sharpe_ratio",
+    "probabilistic_sharpe_ratio_from_returns",
+    "probability_of_backtest_overfitting",
+    "sharpe_moments",
+    "sweep_return_matrix",
+]
+
+#: The Euler-Mascheroni constant.
+EULER_GAMMA: float = 0.5772156649015329
+
+# Combinations scored per vectorised block of the CSCV (bounds memory at
+# block x n_configs floats per array).
+_COMBO_BLOCK = 4096
+
+
+# ----------------------------------------------------------------------------
+# Probabilistic and deflated Sharpe ratio
+
+
+@dataclass(frozen=True)
+class SharpeMoments:
+    """Sharpe ratio and higher moments of one return series.
+
+    Attributes
+    ----------
+    sharpe : float
+        mean / std (ddof=1), per observation.
+    n : int
+        Observations.
+    skew : float
+        Sample skewness, bias-corrected (``scipy.stats.skew(bias=False)``).
+    kurtosis : float
+        Pearson (non-excess) kurtosis, bias-corrected
+        (``scipy.stats.kurtosis(fisher=False, bias=False)``); 3 for a normal law.
+    """
+
+    sharpe: float
+    n: int
+    skew: float
+    kurtosis: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict of the fields."""
+        return json_safe(self.__dict__)
+
+
+def sharpe_moments(returns: np.ndarray | pd.Series | list[float]) -> SharpeMoments:
+    """Per-observation Sharpe ratio, skewness and Pearson kurtosis of ``returns``.
+
+    Parameters
+    ----------
+    returns : array_like, shape (n,)
+        Finite returns (any unit: the Sharpe ratio is unit-free), n >= 4.
+
+    Returns
+    -------
+    SharpeMoments
+        Skewness and kurtosis are the bias-corrected sample estimates
+        (``bias=False`` in :mod:`scipy.stats`), which need four observations.
+
+    Raises
+    ------
+    ValidationError
+        ``returns`` is not one-dimensional or holds NaN / inf.
+    InsufficientDataError
+        Fewer than four returns, or all returns equal (no dispersion).
+    """
+    x = _finite_1d(returns, "returns")
+    if x.size < 4:
+        raise InsufficientDataError(
+            f"the Sharpe ratio's skewness and kurtosis need at least 4 returns, got {x.size}"
+        )
+    std = float(np.std(x, ddof=1))
+    if not std > 0 or np.ptp(x) == 0:
+        raise InsufficientDataError(
+            "all returns are equal: the Sharpe ratio is undefined (no dispersion)"
+        )
+    return SharpeMoments(
+        sharpe=float(np.mean(x) / std),
+        n=int(x.size),
+        skew=float(stats.skew(x, bias=False)),
+        kurtosis=float(stats.kurtosis(x, fisher=False, bias=False)),
+    )
+
+
+def probabilistic_sharpe_ratio(
+    sharpe: float,
+    n: int,
+    *,
+    skew: float = 0.0,
+    kurtosis: float = 3.0,
+    benchmark: float = 0.0,
+) -> float:
+    """Probability that the true Sharpe ratio exceeds ``benchmark`` (PSR).
+
+    .. math::
+
+        \\mathrm{PSR}(SR^*) = \\Phi\\left( \\frac{(\\widehat{SR} - SR^*)\\sqrt{n - 1}}
+        {\\sqrt{1 - \\gamma_3 \\widehat{SR} + \\frac{\\gamma_4 - 1}{4}\\widehat{SR}^2}} \\right)
+
+    Parameters
+    ----------
+    sharpe : float
+        Estimated Sharpe ratio, per observation (not annualised).
+    n : int
+        Number of return observations behind ``sharpe`` (>= 2).
+    skew : float, default 0.0
+        Skewness of the returns, gamma_3.
+    kurtosis : float, default 3.0
+        Pearson (non-excess) kurtosis of the returns, gamma_4 (3 for normal).
+    benchmark : float, default 0.0
+        Benchmark Sharpe ratio SR*, same scale as ``sharpe``.
+
+    Returns
+    -------
+    float
+        PSR in [0, 1].
+
+    Raises
+    ------
+    ValidationError
+        A non-finite input or ``n < 2``.
+    InsufficientDataError
+        The variance term ``1 - gamma_3 SR + (gamma_4 - 1) / 4 SR^2`` is not
+        positive (moments inconsistent with the Sharpe ratio).
+
+    References
+    ----------
+    D. H. Bailey and M. López de Prado, "The Sharpe ratio efficient frontier",
+    Journal of Risk 15(2) (2012) 3-44.
+    """
+    for name, value in (
+        ("sharpe", sharpe),
+        ("skew", skew),
+        ("kurtosis", kurtosis),
+        ("benchmark", benchmark),
+    ):
+        if not isinstance(value, int | float | np.number) or not math.isfinite(value):
+            raise ValidationError(f"{name} must be a finite number, got {value!r}")
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 2:
+        raise ValidationError(f"n must be an integer >= 2 (observations), got {n!r}")
+    sr = float(sharpe)
+    denom = 1.0 - float(skew) * sr + (float(kurtosis) - 1.0) / 4.0 * sr * sr
+    if not denom > 0:
+        raise InsufficientDataError(
+            f"PSR variance term 1 - skew*SR + (kurtosis-1)/4*SR^2 = {denom!r} is not positive "
+            f"(SR={sr!r}, skew={skew!r}, kurtosis={kurtosis!r}); check that kurtosis is "
+            "Pearson (non-excess) and SR is per observation, not annualised"
+        )
+    z = (sr - float(benchmark)) * math.sqrt(n - 1.0) / math.sqrt(denom)
+    return float(stats.norm.cdf(z))
+
+
+def probabilistic_sharpe_ratio_from_returns(
+    returns: np.ndarray | pd.Series | list[float],
+    *,
+    benchmark: float = 0.0,
+) -> float:
+    """PSR of a return series, with moments from :func:`sharpe_moments`.
+
+    Skewness and kurtosis are the bias-corrected sample estimates
+    (``scipy.stats.skew(bias=False)``, ``scipy.stats.kurtosis(fisher=False,
+    bias=False)``). See :func:`probabilistic_sharpe_ratio`.
+    """
+    m = sharpe_moments(returns)
+    return probabilistic_sharpe_ratio(
+        m.sharpe, m.n, skew=m.skew, kurtosis=m.kurtosis, benchmark=benchmark
+    )
+
+
+def expected_max_sharpe(n_trials: int, sharpe_variance: float) -> float:
+    """Expected maximum Sharpe ratio of ``n_trials`` skill-less trials.
+
+    .. math::
+
+        E[\\max SR] \\approx \\sqrt{V}\\left((1 - \\gamma)\\Phi^{-1}(1 - 1/N)
+        + \\gamma\\Phi^{-1}(1 - 1/(N e))\\right)
+
+    with gamma the Euler-Mascheroni constant: the expected maximum of ``N``
+    independent normal Sharpe estimates of mean 0 and variance ``V``.
+
+    Parameters
+    ----------
+    n_trials : int
+        Number of independent trials N (>= 1); with N = 1 the result is 0.
+    sharpe_variance : float
+        Variance V of the trials' Sharpe ratios (>= 0), per observation squared.
+
+    Returns
+    -------
+    float
+        SR* on the scale of the trials' Sharpe ratios.
+
+    References
+    ----------
+    D. H. Bailey and M. López de Prado, "The Deflated Sharpe Ratio: Correcting for
+    Selection Bias, Backtest Overfitting, and Non-Normality", Journal of Portfolio
+    Management 40(5) (2014) 94-107, eq. (1)-(2).
+    """
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int | np.integer) or n_trials < 1:
+        raise ValidationError(f"n_trials must be an integer >= 1, got {n_trials!r}")
+    if (
+        not isinstance(sharpe_variance, int | float | np.number)
+        or not math.isfinite(sharpe_variance)
+        or sharpe_variance < 0
+    ):
+        raise ValidationError(
+            f"sharpe_variance must be a finite number >= 0, got {sharpe_variance!r}"
+        )
+    if n_trials == 1:
+        return 0.0
+    n = float(n_trials)
+    z1 = stats.norm.ppf(1.0 - 1.0 / n)
+    z2 = stats.norm.ppf(1.0 - 1.0 / (n * math.e))
+    return float(math.sqrt(sharpe_variance) * ((1.0 - EULER_GAMMA) * z1 + EULER_GAMMA * z2))
+
+
+@dataclass(frozen=True)
+class DeflatedSharpeResult:
+    """Deflated Sharpe ratio of a selected strategy.
+
+    Attributes
+    ----------
+    psr : float
+        PSR against a zero benchmark (no correction for the number of trials).
+    dsr : float
+        PSR against ``sr_star`` (the deflated Sharpe ratio); >= 0.95 is the
+        usual bar for significance at 5 %.
+    sr : float
+        Observed Sharpe ratio, per observation.
+    sr_star : float
+        Expected maximum Sharpe ratio of ``n_trials`` skill-less trials.
+    n : int
+        Observations behind ``sr``.
+    n_trials : int
+        Trials the strategy was selected from.
+    sharpe_variance : float
+        Variance of the trials' Sharpe ratios.
+    skew, kurtosis : float
+        Skewness and Pearson kurtosis used.
+    """
+
+    psr: float
+    dsr: float
+    sr: float
+    sr_star: float
+    n: int
+    n_trials: int
+    sharpe_variance: float
+    skew: float
+    kurtosis: float
+
+    @property
+    def significant(self) -> bool:
+        """``dsr >= 0.95``."""
+        return self.dsr >= 0.95
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict of the fields and ``significant``."""
+        return json_safe({**self.__dict__, "significant": self.significant})
+
+
+def deflated_sharpe_ratio(
+    returns: np.ndarray | pd.Series | list[float] | None = None,
+    *,
+    sharpe: float | None = None,
+    n: int | None = None,
+    skew: float = 0.0,
+    kurtosis: float = 3.0,
+    n_trials: int,
+    sharpe_variance: float,
+) -> DeflatedSharpeResult:
+    """Deflated Sharpe ratio: PSR against the expected maximum of ``n_trials``.
+
+    DSR = PSR(SR*) with SR* = :func:`expected_max_sharpe` (``n_trials``,
+    ``sharpe_variance``).
+
+    Parameters
+    ----------
+    returns : array_like, shape (n,), optional
+        Returns of the selected strategy; Sharpe ratio, skewness and kurtosis are
+        estimated from them (:func:`sharpe_moments`, bias-corrected). Give either
+        ``returns`` or ``sharpe`` and ``n``.
+    sharpe : float, optional
+        Observed per-observation Sharpe ratio (with ``n``, ``skew``, ``kurtosis``).
+    n : int, optional
+        Observations behind ``sharpe``.
+    skew : float, default 0.0
+        Skewness used with ``sharpe`` (ignored with ``returns``).
+    kurtosis : float, default 3.0
+        Pearson kurtosis used with ``sharpe`` (ignored with ``returns``).
+    n_trials : int
+        Number of (independent) trials the strategy was selected from.
+    sharpe_variance : float
+        Variance across the trials of their Sharpe ratios (same scale as SR).
+
+    Returns
+    -------
+    DeflatedSharpeResult
+
+    Notes
+    -----
+    Thresholds of one sweep keep nested sets of trades, so their Sharpe ratios
+    are strongly correlated: the count of thresholds overstates the number of
+    independent trials while their cross-sectional variance understates the
+    variance of independent ones. The paper recommends estimating an effective
+    number of trials (e.g. by clustering) when trials are correlated.
+
+    References
+    ----------
+    D. H. Bailey and M. López de Prado, "The Deflated Sharpe Ratio: Correcting for
+    Selection Bias, Backtest Overfitting, and Non-Normality", Journal of Portfolio
+    Management 40(5) (2014) 94-107.
+    """
+    if returns is not None:
+        if sharpe is not None or n is not None:
+            raise ConfigError("give either returns or sharpe and n, not both")
+        m = sharpe_moments(returns)
+        sr, n_obs, g3, g4 = m.sharpe, m.n, m.skew, m.kurtosis
+    else:
+        if sharpe is None or n is None:
+            raise ConfigError("give returns, or both sharpe and n (observations)")
+        sr, n_obs, g3, g4 = float(sharpe), n, float(skew), float(kurtosis)
+    sr_star = expected_max_sharpe(n_trials, sharpe_variance)
+    return DeflatedSharpeResult(
+        psr=probabilistic_sharpe_ratio(sr, n_obs, skew=g3, kurtosis=g4, benchmark=0.0),
+        dsr=probabilistic_sharpe_ratio(sr, n_obs, skew=g3, kurtosis=g4, benchmark=sr_star),
+        sr=float(sr),
+        sr_star=float(sr_star),
+        n=int(n_obs),
+        n_trials=int(n_trials),
+        sharpe_variance=float(sharpe_variance),
+        skew=float(g3),
+        kurtosis=float(g4),
+    )
+
+
+# ----------------------------------------------------------------------------
+# Probability of backtest overfitting (CSCV)
+
+
+@dataclass(frozen=True)
+class PBOResult:
+    """Probability of backtest overfitting by CSCV.
+
+    Attributes
+    ----------
+    pbo : float
+        Share of combinations whose logit ``lambda <= 0``: the in-sample best
+        configuration ranked at or below the median out of sample.
+    logits : ndarray, shape (n_combinations,)
+        lambda = ln(omega / (1 - omega)), omega = OOS rank / (N + 1) of the
+        in-sample best (rank 1 = worst, ties given their average rank).
+    relative_rank : ndarray, shape (n_combinations,)
+        omega per combination.
+    selected : ndarray of int, shape (n_combinations,)
+        Column of the in-sample best per combination (first column on ties).
+    is_performance, oos_performance : ndarray, shape (n_combinations,)
+        In-sample and out-of-sample metric of the selected column.
+    degradation_slope, degradation_intercept : float
+        Least-squares fit ``oos = intercept + slope * is`` over combinations (NaN
+        when the in-sample values do not vary); a negative slope is the paper's
+        sign of overfitting.
+    prob_oos_loss : float
+        Share of combinations whose selected column has OOS metric < 0.
+    n_splits : int
+        S, the number of blocks.
+    n_combinations : int
+        C(S, S/2).
+    n_configs : int
+        N, the columns.
+    n_observations : int
+        Rows used (a multiple of S).
+    n_dropped_rows : int
+        Oldest rows dropped so the rows split into S equal blocks.
+    metric : str
+        ``"sharpe"`` or ``"mean"``.
+    """
+
+    pbo: float
+    logits: np.ndarray
+    relative_rank: np.ndarray
+    selected: np.ndarray
+    is_performance: np.ndarray
+    oos_performance: np.ndarray
+    degradation_slope: float
+    degradation_intercept: float
+    prob_oos_loss: float
+    n_splits: int
+    n_combinations: int
+    n_configs: int
+    n_observations: int
+    n_dropped_rows: int
+    metric: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (arrays as lists; inf -> "inf")."""
+        return json_safe(self.__dict__)
+
+
+def probability_of_backtest_overfitting(
+    performance_matrix: np.ndarray | pd.DataFrame,
+    *,
+    n_splits: int = 16,
+    metric: Literal["sharpe", "mean"] = "sharpe",
+) -> PBOResult:
+    """Probability of backtest overfitting by combinatorially symmetric CV.
+
+    The T rows (time-ordered observations) are cut into ``S = n_splits`` equal
+    blocks. For each of the C(S, S/2) ways of choosing half the blocks as the
+    in-sample set (the other half out of sample), the configuration with the best
+    in-sample metric is found and its relative rank omega among the N
+    configurations out of sample is turned into the logit
+    ``lambda = ln(omega / (1 - omega))``. PBO is the share of ``lambda <= 0``.
+
+    Parameters
+    ----------
+    performance_matrix : array_like or DataFrame, shape (T, N)
+        Returns of N configurations over T time-ordered observations (e.g.
+        :func:`sweep_return_matrix`: period returns of each threshold's book, 0
+        when it did not trade). Finite values; ``T >= n_splits``.
+    n_splits : int, default 16
+        S, an even number >= 2 (16 gives 12,870 combinations). When T is not a
+        multiple of S the oldest ``T mod S`` rows are dropped.
+    metric : {"sharpe", "mean"}, default "sharpe"
+        Performance of a column over a set of rows: mean / std (ddof=1) or the
+        mean. A column with zero dispersion has Sharpe 0 when its mean is 0
+        (a book that never traded) and +/-inf otherwise.
+
+    Returns
+    -------
+    PBOResult
+
+    Raises
+    ------
+    ValidationError
+        Not a finite 2-D matrix with at least two columns.
+    ConfigError
+        Bad ``n_splits`` or ``metric``.
+    InsufficientDataError
+        Fewer rows than the split needs (Sharpe needs two rows per half).
+
+    Notes
+    -----
+    Vectorised over combinations: per-block sums, sums of centred squares and
+    counts are combined by a (combinations x S) indicator matrix product, so the
+    cost is O(C(S, S/2) x (S + N)) after one pass over the data. Memory is
+    bounded by scoring 4,096 combinations at a time.
+
+    References
+    ----------
+    D. H. Bailey, J. M. Borwein, M. López de Prado and Q. J. Zhu, "The Probability
+    of Backtest Overfitting", Journal of Computational Finance 20(4) (2017) 39-69.
+    """
+    matrix = _performance_matrix(performance_matrix)
+    if isinstance(n_splits, bool) or not isinstance(n_splits, int | np.integer):
+        raise ConfigError(f"n_splits must be an even integer >= 2, got {n_splits!r}")
+    if n_splits < 2 or n_splits % 2:
+        raise ConfigError(f"n_splits must be an even integer >= 2, got {n_splits!r}; 16 is usual")
+    if metric not in ("sharpe", "mean"):
+        raise ConfigError(f"metric must be 'sharpe' or 'mean', got {metric!r}")
+    t_all, n_cfg = matrix.shape
+    rows_per_block = t_all // n_splits
+    if rows_per_block == 0:
+        raise InsufficientDataError(
+            f"{t_all} rows cannot be cut into {n_splits} blocks; give at least {n_splits} rows "
+            "or lower n_splits"
+        )
+    if metric == "sharpe" and rows_per_block * (n_splits // 2) < 2:
+        raise InsufficientDataError(
+            f"with {t_all} rows and n_splits={n_splits} each half has fewer than 2 rows: "
+            "the Sharpe ratio needs 2; give more rows or use metric='mean'"
+        )
+    dropped = t_all - rows_per_block * n_splits
+    used = matrix[dropped:]
+    centre = used.mean(axis=0)
+    blocks = (used - centre).reshape(n_splits, rows_per_block, n_cfg)
+    block_dev = blocks.sum(axis=1)  # (S, N) sums of centred values
+    block_sq = (blocks * blocks).sum(axis=1)  # (S, N) sums of centred squares
+    total_dev = block_dev.sum(axis=0)
+    total_sq = block_sq.sum(axis=0)
+    half_rows = rows_per_block * (n_splits // 2)
+
+    combos = np.array(list(itertools.combinations(range(n_splits), n_splits // 2)), dtype=np.intp)
+    n_comb = combos.shape[0]
+    selected = np.empty(n_comb, dtype=np.int64)
+    omega = np.empty(n_comb)
+    is_perf = np.empty(n_comb)
+    oos_perf = np.empty(n_comb)
+    for lo in range(0, n_comb, _COMBO_BLOCK):
+        part = combos[lo : lo + _COMBO_BLOCK]
+        ind = np.zeros((part.shape[0], n_splits))
+        np.put_along_axis(ind, part, 1.0, axis=1)
+        is_dev = ind @ block_dev
+        is_sq = ind @ block_sq
+        perf_is = _perf(is_dev, is_sq, half_rows, centre, metric)
+        perf_oos = _perf(total_dev - is_dev, total_sq - is_sq, half_rows, centre, metric)
+        best = np.argmax(perf_is, axis=1)  # first column on ties
+        rows = np.arange(part.shape[0])
+        chosen_oos = perf_oos[rows, best]
+        below = (perf_oos < chosen_oos[:, None]).sum(axis=1)
+        equal = (perf_oos == chosen_oos[:, None]).sum(axis=1)
+        rank = below + (equal + 1) / 2.0  # average rank, 1 = worst
+        selected[lo : lo + part.shape[0]] = best
+        omega[lo : lo + part.shape[0]] = rank / (n_cfg + 1.0)
+        is_perf[lo : lo + part.shape[0]] = perf_is[rows, best]
+        oos_perf[lo : lo + part.shape[0]] = chosen_oos
+    logits = np.log(omega / (1.0 - omega))
+    finite = np.isfinite(is_perf) & np.isfinite(oos_perf)
+    slope = intercept = float("nan")
+    if finite.sum() >= 2 and np.ptp(is_perf[finite]) > 0:
+        slope, intercept = (float(v) for v in np.polyfit(is_perf[finite], oos_perf[finite], 1))
+    return PBOResult(
+        pbo=float(np.mean(logits <= 0)),
+        logits=logits,
+        relative_rank=omega,
+        selected=selected,
+        is_performance=is_perf,
+        oos_performance=oos_perf,
+        degradation_slope=slope,
+        degradation_intercept=intercept,
+        prob_oos_loss=float(np.mean(oos_perf < 0)),
+        n_splits=int(n_splits),
+        n_combinations=int(n_comb),
+        n_configs=int(n_cfg),
+        n_observations=int(used.shape[0]),
+        n_dropped_rows=int(dropped),
+        metric=metric,
+    )
+
+
+def _perf(dev: np.ndarray, sq: np.ndarray, m: int, centre: np.ndarray, metric: str) -> np.ndarray:
+    """Metric from centred sums over ``m`` rows (arrays of shape (C, N))."""
+    mean = dev / m + centre
+    if metric == "mean":
+        return mean
+    var = (sq - dev * dev / m) / (m - 1.0)
+    # Round-off sized variances are zero dispersion.
+    var = np.where(var > 1e-12 * np.maximum(sq / m, 1e-300), var, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sharpe = mean / np.sqrt(var)
+        flat = np.where(mean == 0, 0.0, np.copysign(np.inf, mean))
+    return np.where(var > 0, sharpe, flat)
+
+
+def _performance_matrix(values: np.ndarray | pd.DataFrame) -> np.ndarray:
+    try:
+        matrix = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(
+            f"performance_matrix must be numeric (T x N), got {type(values).__name__}"
+        ) from exc
+    if matrix.ndim != 2 or matrix.shape[1] < 2:
+        raise ValidationError(
+            f"performance_matrix must be 2-D with one column per configuration and at least "
+            f"two columns, got shape {matrix.shape}"
+        )
+    bad = np.argwhere(~np.isfinite(matrix))
+    if bad.size:
+        i, j = bad[0]
+        raise ValidationError(
+            f"performance_matrix must be finite; row {i}, column {j} holds {matrix[i, j]!r} "
+            "(use 0 for a period in which a configuration did not trade)"
+        )
+    return matrix
+
+
+def sweep_return_matrix(
+    trades: pd.DataFrame,
+    *,
+    key: str = "confidence",
+    thresholds: np.ndarray | list[float] | None = None,
+    n_periods: int | None = None,
+    mode: Literal["absolute", "percentile"] = "absolute",
+    aggregate: Literal["sum", "mean"] = "sum",
+    cost_bps: float = 0.0,
+) -> pd.DataFrame:
+    """Returns of every threshold's filtered book, one row per period: the PBO input.
+
+    Trades are put in time order (``entry_time`` when present, else frame order);
+    which trades a threshold keeps is decided exactly as in the sweep.
+    With ``n_periods=None`` each trade is a row: the threshold's column holds the
+    trade's ``return_pct`` when the threshold keeps it and 0 otherwise. With
+    ``n_periods=P`` the trades are cut into P consecutive groups of (nearly)
+    equal count and each cell aggregates the kept trades of the group: their
+    sum (the P&L, in percent of one position, of a book staking one unit per
+    trade) or their mean, 0 when no trade is kept.
+
+    Parameters
+    ----------
+    trades : DataFrame
+        A trades frame; rows with a NaN ``key`` are dropped.
+    key : str, default "confidence"
+    thresholds : array_like of float, optional
+        As in :func:`core.analytics.sweep.threshold_sweep` (sorted, unique).
+    n_periods : int, optional
+        Number of row groups (<= number of trades); None for one row per trade.
+    mode : {"absolute", "percentile"}, default "absolute"
+        Percentile mode keeps the top q % of *all* trades by score (the same
+        set as the sweep), ties broken by time order.
+    aggregate : {"sum", "mean"}, default "sum"
+    cost_bps : float, default 0.0
+        Extra round-trip cost subtracted from every trade, basis points.
+
+    Returns
+    -------
+    DataFrame, shape (T, N)
+        Columns: the thresholds; index: the trades' index labels (per trade) or
+        the first ``entry_time`` of each period (``period`` number if there is no
+        ``entry_time``). Values in percent.
+    """
+    _check_mode(mode)
+    grid = _check_thresholds(thresholds, mode)
+    if aggregate not in ("sum", "mean"):
+        raise ConfigError(f"aggregate must be 'sum' or 'mean', got {aggregate!r}")
+    if not isinstance(cost_bps, int | float) or not math.isfinite(cost_bps) or cost_bps < 0:
+        raise ConfigError(f"cost_bps must be a finite number >= 0, got {cost_bps!r}")
+    usable = validate_trades(trades, key=key)
+    score = usable[key].to_numpy(dtype=np.float64)
+    ret = usable["return_pct"].to_numpy(dtype=np.float64) - cost_bps / 100.0
+    n = score.size
+    n_thr = grid.size
+    # For each trade, the threshold columns that keep it -- computed in frame order,
+    # where percentile ties are broken exactly as in the sweep.
+    if mode == "absolute":
+        # kept by columns j < bound (the thresholds <= score)
+        bound = np.searchsorted(grid, score, side="right")
+    else:
+        # rank 0 = highest score (earlier row first on ties); kept where rank < k_q,
+        # and k_q is non-decreasing in q, so kept by columns j >= bound.
+        order = _ascending_order(score, mode)[::-1]
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n)
+        bound = np.searchsorted(_keep_count(grid, n), rank, side="right")
+    # Rows in time order.
+    if "entry_time" in usable:
+        time_order = np.argsort(_utc_ns(usable["entry_time"]), kind="stable")
+        usable, ret, bound = usable.iloc[time_order], ret[time_order], bound[time_order]
+    if n_periods is None:
+        period = np.arange(n)
+        n_rows = n
+    else:
+        if isinstance(n_periods, bool) or not isinstance(n_periods, int | np.integer):
+            raise ConfigError(f"n_periods must be an integer or None, got {n_periods!r}")
+        if not 1 <= n_periods <= n:
+            raise ConfigError(f"n_periods must lie in [1, {n}] (the trades), got {n_periods!r}")
+        period = (np.arange(n) * n_periods) // n
+        n_rows = int(n_periods)
+    cells = period * (n_thr + 1) + bound
+    size = n_rows * (n_thr + 1)
+    grid_sum = np.bincount(cells, weights=ret, minlength=size).reshape(n_rows, n_thr + 1)
+    grid_cnt = np.bincount(cells, minlength=size).reshape(n_rows, n_thr + 1)
+    if mode == "absolute":
+        # column j sums the trades with bound > j: reverse cumulative sum
+        sums = np.cumsum(grid_sum[:, ::-1], axis=1)[:, ::-1][:, 1:]
+        counts = np.cumsum(grid_cnt[:, ::-1], axis=1)[:, ::-1][:, 1:]
+    else:
+        # column j sums the trades with bound <= j: cumulative sum
+        sums = np.cumsum(grid_sum, axis=1)[:, :-1]
+        counts = np.cumsum(grid_cnt, axis=1)[:, :-1]
+    if aggregate == "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+    else:
+        values = sums
+    if n_periods is None:
+        index = usable.index
+    elif "entry_time" in usable:
+        starts = np.searchsorted(period, np.arange(n_rows), side="left")
+        index = pd.Index(usable["entry_time"].to_numpy()[starts], name="period_start")
+    else:
+        index = pd.RangeIndex(n_rows, name="period")
+    return pd.DataFrame(values, index=index, columns=pd.Index(grid, name="threshold"))
+
+
+def _finite_1d(values: Any, name: str) -> np.ndarray:
+    try:
+        x = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{name} must be numbers, got {type(values).__name__}") from exc
+    if x.ndim != 1:
+        raise ValidationError(f"{name} must be one-dimensional, got shape {x.shape}")
+    bad = np.flatnonzero(~np.isfinite(x))
+    if bad.size:
+        raise ValidationError(
+            f"{name} must be finite; position {bad[0]} holds {x[bad[0]]!r} "
+            f"({bad.size} such value(s)); drop or repair them"
+        )
+    return x
+
+
+def _utc_ns(times: pd.Series) -> np.ndarray:
+    """Nanoseconds since the epoch (UTC) of a datetime series (naive taken as UTC)."""
+    utc = pd.to_datetime(times, utc=True).dt.tz_localize(None)
+    return utc.to_numpy(dtype="datetime64[ns]").view(np.int64)

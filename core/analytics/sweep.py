@@ -1,0 +1,619 @@
+"""Threshold sweeps: what trading only the signals above a threshold would have given.
+
+For every threshold on a confidence key the sweep reports the trades kept, the
+coverage, the win rate with a Wilson interval, the mean, standard deviation and
+per-trade Sharpe of ``return_pct``, the profit factor and the total return; with
+``bands=True`` also bootstrap bands for the mean, the Sharpe and the profit factor.
+
+The computation never loops over thresholds with a mask. Trades are sorted once so
+that every threshold keeps a *suffix* of the sorted order; suffix cumulative sums
+then give counts, sums, sums of squares, gains and losses at every threshold
+through one ``searchsorted``. The bootstrap draws Poisson(1) weights per trade in
+chunks and accumulates weighted sums per *segment* (the trades between two
+consecutive cut points), followed by a reverse cumulative sum over segments.
+
+Conventions (see ``docs/architecture.md``):
+
+- ``return_pct`` is in percent, net of the run's own costs; ``cost_bps`` subtracts
+  an *extra* round-trip cost (1 bp = 0.01 percentage points) from every trade, and
+  wins are recounted as ``return_pct - cost_bps / 100 > 0``.
+- Per-trade Sharpe = mean / std (ddof=1), not annualised.
+- Where a threshold keeps fewer than two trades, ``std_return``, ``sharpe`` and
+  their bands are NaN by definition (a standard deviation needs two trades); where
+  the kept returns are all equal, ``std_return`` is 0 and ``sharpe`` is NaN (no
+  dispersion: undefined). With no trade kept, ``win_rate``, ``mean_return`` and
+  ``profit_factor`` are NaN too and ``total_return`` is 0.
+- Profit factor = gains / |losses|; ``inf`` when the kept trades have gains and no
+  losses (kept as ``inf`` in the table, written as the string ``"inf"`` by
+  ``to_dict``), NaN when they have neither.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import sparse, stats
+
+from core.analytics.stats import wilson_interval
+from core.errors import ConfigError
+from core.trades import validate_trades
+
+if TYPE_CHECKING:
+    from core.analytics.selection import ThresholdChoice
+
+__all__ = [
+    "SWEEP_COLUMNS",
+    "SweepResult",
+    "apply_threshold",
+    "default_thresholds",
+    "threshold_sweep",
+]
+
+SweepMode = Literal["absolute", "percentile"]
+
+#: Columns of ``SweepResult.table`` (band columns only with ``bands=True``).
+SWEEP_COLUMNS: tuple[str, ...] = (
+    "threshold",
+    "score_cutoff",
+    "trades",
+    "coverage",
+    "wins",
+    "win_rate",
+    "win_low",
+    "win_high",
+    "mean_return",
+    "std_return",
+    "sharpe",
+    "profit_factor",
+    "expectancy",
+    "total_return",
+)
+BAND_COLUMNS: tuple[str, ...] = (
+    "mean_return_low",
+    "mean_return_high",
+    "sharpe_low",
+    "sharpe_high",
+    "profit_factor_low",
+    "profit_factor_high",
+)
+
+_MODES = ("absolute", "percentile")
+# Trades per bootstrap chunk: B x _CHUNK float64 weights (26 MB at B = 200).
+_CHUNK = 16_384
+# A chunk holding more segments than this is reduced with a sparse product
+# instead of one dense product per segment (bounds the Python-level loop).
+_MAX_DENSE_PIECES = 256
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN -> None, +/-inf -> "inf"/"-inf", numpy scalars -> Python.
+
+    Recurses into dicts, lists and tuples; timestamps become ISO 8601 strings.
+    Used by every ``to_dict`` of the sweep, selection and overfitting results.
+    """
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [json_safe(v) for v in value.tolist()]
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.isoformat()
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, np.bool_ | bool):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        v = float(value)
+        if math.isnan(v):
+            return None
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return v
+    return value
+
+
+def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of ``frame`` as JSON-safe dicts (see :func:`json_safe`)."""
+    return [json_safe(row) for row in frame.to_dict(orient="records")]
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """The metrics of every threshold of one sweep.
+
+    Attributes
+    ----------
+    table : DataFrame, shape (n_thresholds, 14) or (n_thresholds, 20) with bands
+        One row per threshold, ascending; columns :data:`SWEEP_COLUMNS` (plus
+        ``BAND_COLUMNS`` with bands). ``threshold`` is a score in absolute mode
+        and a percentage of trades kept in percentile mode; ``score_cutoff`` is
+        the lowest score kept (NaN when nothing is kept). Returns in percent.
+    key : str
+        The confidence column swept.
+    mode : {"absolute", "percentile"}
+        How thresholds were applied.
+    n_total : int
+        Trades with a score (the denominator of ``coverage``).
+    n_dropped : int
+        Rows dropped because their score was NaN.
+    cost_bps : float
+        Extra round-trip cost subtracted from every trade, in basis points.
+    bands : bool
+        Whether bootstrap band columns are present.
+    n_boot, level, seed : int, float, int
+        Bootstrap replicates, confidence level (also of the Wilson interval) and
+        seed.
+    """
+
+    table: pd.DataFrame
+    key: str
+    mode: str
+    n_total: int
+    n_dropped: int
+    cost_bps: float
+    bands: bool
+    n_boot: int
+    level: float
+    seed: int
+
+    @property
+    def n_trials(self) -> int:
+        """Number of thresholds evaluated (the trials of a selection over this sweep)."""
+        return len(self.table)
+
+    def best(self, objective: str = "sharpe", *, min_trades: int = 30) -> ThresholdChoice:
+        """The threshold maximising ``objective`` among those keeping ``min_trades``.
+
+        A shortcut for :func:`core.analytics.selection.select_threshold` on this sweep.
+        """
+        from core.analytics.selection import select_threshold  # selection imports sweep
+
+        return select_threshold(self, objective=objective, min_trades=min_trades)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict: metadata and ``rows`` (NaN -> None, inf -> "inf")."""
+        return {
+            "key": self.key,
+            "mode": self.mode,
+            "n_total": self.n_total,
+            "n_dropped": self.n_dropped,
+            "cost_bps": self.cost_bps,
+            "bands": self.bands,
+            "n_boot": self.n_boot,
+            "level": self.level,
+            "seed": self.seed,
+            "columns": list(self.table.columns),
+            "rows": frame_records(self.table),
+        }
+
+
+def default_thresholds(mode: SweepMode = "absolute") -> np.ndarray:
+    """Default sweep grid: 0.00, 0.01, ..., 1.00 (absolute) or 1, 2, ..., 100 (percent).
+
+    The absolute grid is ``arange(101) / 100`` so every value is the double
+    nearest to its two-decimal literal (``linspace`` gives 0.07000000000000001).
+    """
+    _check_mode(mode)
+    if mode == "absolute":
+        return np.arange(101) / 100.0
+    return np.arange(1, 101, dtype=np.float64)
+
+
+def threshold_sweep(
+    trades: pd.DataFrame,
+    *,
+    key: str = "confidence",
+    thresholds: np.ndarray | list[float] | None = None,
+    mode: SweepMode = "absolute",
+    bands: bool = False,
+    n_boot: int = 200,
+    level: float = 0.95,
+    seed: int = 0,
+    cost_bps: float = 0.0,
+) -> SweepResult:
+    """Metrics of the trades kept at every threshold of a confidence key.
+
+    Parameters
+    ----------
+    trades : DataFrame
+        A trades frame (:mod:`core.trades`); needs ``key``, ``return_pct``, ``win``.
+        Rows whose ``key`` is NaN are dropped (counted in ``n_dropped``).
+    key : str, default "confidence"
+        Score column, values in [0, 1].
+    thresholds : array_like of float, optional
+        Absolute mode: scores; a trade is kept when ``score >= threshold``
+        (default ``0.00, 0.01, ..., 1.00``). Percentile mode: percentages ``q`` in
+        (0, 100]; the top ``ceil(q * n / 100)`` trades by score are kept, ties in
+        score broken by row order (the earlier row ranks higher; a trades frame
+        is in ``entry_time`` order by contract), so the kept set always has that
+        exact size (default ``1, 2, ..., 100``). Sorted
+        ascending and de-duplicated.
+    mode : {"absolute", "percentile"}, default "absolute"
+    bands : bool, default False
+        Add bootstrap percentile bands for mean return, Sharpe and profit factor.
+    n_boot : int, default 200
+        Bootstrap replicates ``B``. Each replicate weights every trade by an
+        independent Poisson(1) count (the Poisson bootstrap), drawn by inverse
+        CDF from 16-bit uniforms (probabilities resolved to 2**-16, weights above 8
+        -- probability 1e-6 -- truncated); memory is about ``B * 32`` bytes per
+        distinct cut point plus ``B * 16384 * 8`` bytes of weights.
+        Replicates in which a threshold keeps fewer than two (weighted) trades
+        are left out of that threshold's band.
+    level : float, default 0.95
+        Confidence level of the Wilson interval and of the bands.
+    seed : int, default 0
+        Seed of ``numpy.random.default_rng`` for the bootstrap.
+    cost_bps : float, default 0.0
+        Extra round-trip cost in basis points subtracted from every trade's
+        ``return_pct`` (which is already net of the run's own costs); wins are
+        recounted after it.
+
+    Returns
+    -------
+    SweepResult
+        ``table`` has one row per threshold; see :class:`SweepResult` and the
+        module docstring for the NaN / inf conventions.
+
+    Raises
+    ------
+    TradesFrameError
+        Missing column, score outside [0, 1], NaN or infinite ``return_pct``, or
+        ``win`` inconsistent with ``return_pct``.
+    InsufficientDataError
+        No trade has a score.
+    ConfigError
+        Bad ``mode``, thresholds, ``n_boot``, ``level`` or ``cost_bps``.
+
+    Notes
+    -----
+    Cost: one sort (O(n log n)) plus O(n + T log n) for the point metrics, and
+    O(B n) for the bands. Variances use sums of returns centred on the overall
+    mean, which keeps the one-pass formula accurate.
+
+    References
+    ----------
+    A. B. Owen and D. Eckles, "Bootstrapping data arrays of arbitrary order",
+    Annals of Applied Statistics 6(3) (2012) 895-927 (the Poisson bootstrap).
+    """
+    _check_mode(mode)
+    _check_options(n_boot=n_boot, level=level, cost_bps=cost_bps)
+    grid = _check_thresholds(thresholds, mode)
+    usable = validate_trades(trades, key=key)
+    score = usable[key].to_numpy(dtype=np.float64)
+    ret = usable["return_pct"].to_numpy(dtype=np.float64) - cost_bps / 100.0
+    n = score.size
+
+    order = _ascending_order(score, mode)
+    s_sorted = score[order]
+    r_sorted = ret[order]
+    starts = _start_indices(s_sorted, grid, mode)
+    table = _point_table(s_sorted, r_sorted, starts, grid, level=level)
+    if bands:
+        table = table.assign(
+            **_bootstrap_bands(r_sorted, starts, n_boot=n_boot, level=level, seed=seed)
+        )
+    return SweepResult(
+        table=table,
+        key=key,
+        mode=mode,
+        n_total=int(n),
+        n_dropped=int(len(trades) - n),
+        cost_bps=float(cost_bps),
+        bands=bool(bands),
+        n_boot=int(n_boot),
+        level=float(level),
+        seed=int(seed),
+    )
+
+
+def apply_threshold(
+    trades: pd.DataFrame,
+    threshold: float,
+    *,
+    key: str = "confidence",
+    mode: SweepMode = "absolute",
+) -> pd.DataFrame:
+    """The trades a threshold keeps, by the same rule as :func:`threshold_sweep`.
+
+    Parameters
+    ----------
+    trades : DataFrame
+        A trades frame; rows with a NaN ``key`` are dropped first.
+    threshold : float
+        A score (absolute mode, keep ``score >= threshold``) or a percentage in
+        (0, 100] (percentile mode, keep the top ``ceil(q * n / 100)`` trades, ties
+        broken by row order as in :func:`threshold_sweep`).
+    key : str, default "confidence"
+    mode : {"absolute", "percentile"}, default "absolute"
+
+    Returns
+    -------
+    DataFrame
+        The kept rows of ``trades`` in their original order (a new frame).
+    """
+    _check_mode(mode)
+    grid = _check_thresholds([threshold], mode)
+    usable = validate_trades(trades, key=key, min_rows=0)
+    score = usable[key].to_numpy(dtype=np.float64)
+    if mode == "absolute":
+        keep = score >= grid[0]
+    else:
+        order = _ascending_order(score, mode)
+        k = int(_keep_count(grid, score.size)[0])
+        keep = np.zeros(score.size, dtype=bool)
+        keep[order[score.size - k :]] = True
+    return usable.loc[keep].copy()
+
+
+# ----------------------------------------------------------------------------
+# validation helpers
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in _MODES:
+        raise ConfigError(f"mode must be 'absolute' or 'percentile', got {mode!r}")
+
+
+def _check_options(*, n_boot: int, level: float, cost_bps: float) -> None:
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < 10:
+        raise ConfigError(f"n_boot must be an integer >= 10, got {n_boot!r}; 200 is usual")
+    if not isinstance(level, float | int) or not 0.0 < float(level) < 1.0:
+        raise ConfigError(f"level must lie in (0, 1), got {level!r}; use 0.95 for 95 %")
+    if not isinstance(cost_bps, float | int) or not math.isfinite(cost_bps) or cost_bps < 0:
+        raise ConfigError(
+            f"cost_bps must be a finite number >= 0 (basis points per round trip), got {cost_bps!r}"
+        )
+
+
+def _check_thresholds(thresholds: Any, mode: str) -> np.ndarray:
+    if thresholds is None:
+        return default_thresholds(mode)  # type: ignore[arg-type]
+    try:
+        grid = np.asarray(thresholds, dtype=np.float64).ravel()
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"thresholds must be numbers, got {thresholds!r}") from exc
+    if grid.size == 0:
+        raise ConfigError("thresholds is empty; pass at least one value or None for the default")
+    if not np.isfinite(grid).all():
+        raise ConfigError(f"thresholds must be finite, got {grid[~np.isfinite(grid)][:3]!r}")
+    if mode == "percentile" and ((grid <= 0) | (grid > 100)).any():
+        bad = grid[(grid <= 0) | (grid > 100)][0]
+        raise ConfigError(
+            f"percentile thresholds are percentages of trades kept in (0, 100], got {bad!r}"
+        )
+    return np.unique(grid)
+
+
+# ----------------------------------------------------------------------------
+# the vectorised core
+
+
+def _ascending_order(score: np.ndarray, mode: str) -> np.ndarray:
+    """Order in which every threshold keeps a suffix.
+
+    Absolute: ascending score (stable). Percentile: the reverse of "descending
+    score, earlier trade first", so the top ``k`` trades are the last ``k``.
+    """
+    if mode == "absolute":
+        return np.argsort(score, kind="stable")
+    descending = np.lexsort((np.arange(score.size), -score))
+    return descending[::-1]
+
+
+def _keep_count(q: np.ndarray, n: int) -> np.ndarray:
+    """Trades kept at percentage ``q``: ``ceil(q * n / 100)`` (rounded to 1e-9 first)."""
+    return np.clip(np.ceil(np.round(q * n / 100.0, 9)), 0, n).astype(np.int64)
+
+
+def _start_indices(s_sorted: np.ndarray, grid: np.ndarray, mode: str) -> np.ndarray:
+    """First sorted position kept at each threshold (``n`` when nothing is kept)."""
+    if mode == "absolute":
+        return np.searchsorted(s_sorted, grid, side="left").astype(np.int64)
+    return s_sorted.size - _keep_count(grid, s_sorted.size)
+
+
+def _suffix_sum(x: np.ndarray) -> np.ndarray:
+    """``out[i] = x[i:].sum()`` for i in 0..n (``out[n] = 0``), accumulated from the end.
+
+    Accumulating from the end makes a suffix of exact zeros sum to exactly 0.
+    """
+    out = np.zeros(x.size + 1, dtype=np.result_type(x.dtype, np.float64))
+    out[:-1] = np.cumsum(x[::-1])[::-1]
+    return out
+
+
+def _point_table(
+    s_sorted: np.ndarray,
+    r_sorted: np.ndarray,
+    starts: np.ndarray,
+    grid: np.ndarray,
+    *,
+    level: float,
+) -> pd.DataFrame:
+    n = r_sorted.size
+    centre = float(r_sorted.mean())  # n >= 1: validate_trades refuses an empty frame
+    dev = r_sorted - centre
+    k = (n - starts).astype(np.int64)
+    wins = _suffix_count(r_sorted > 0)[starts]
+    s_dev = _suffix_sum(dev)[starts]
+    q_dev = _suffix_sum(dev * dev)[starts]
+    total = _suffix_sum(r_sorted)[starts]
+    gains = _suffix_sum(np.maximum(r_sorted, 0.0))[starts]
+    losses = _suffix_sum(np.maximum(-r_sorted, 0.0))[starts]
+    # Equal kept returns -> std exactly 0 (the one-pass formula would leave ~1e-17).
+    hi = np.append(np.maximum.accumulate(r_sorted[::-1])[::-1], -np.inf)[starts]
+    lo = np.append(np.minimum.accumulate(r_sorted[::-1])[::-1], np.inf)[starts]
+    flat = hi == lo
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kf = k.astype(np.float64)
+        mean = np.where(k > 0, s_dev / np.where(k > 0, kf, 1.0) + centre, np.nan)
+        var = (q_dev - s_dev * s_dev / np.where(k > 0, kf, 1.0)) / np.where(k > 1, kf - 1.0, 1.0)
+        std = np.where(k > 1, np.sqrt(np.maximum(var, 0.0)), np.nan)
+        std = np.where((k > 1) & flat, 0.0, std)
+        sharpe = np.where(std > 0, mean / np.where(std > 0, std, 1.0), np.nan)
+        win_rate = np.where(k > 0, wins / np.where(k > 0, kf, 1.0), np.nan)
+        pf = _profit_factor(gains, losses)
+    win_low, win_high = wilson_interval(wins, k, level=level)
+    win_low = np.where(k > 0, win_low, np.nan)
+    win_high = np.where(k > 0, win_high, np.nan)
+    cutoff = np.full(starts.size, np.nan)
+    inside = starts < n
+    cutoff[inside] = s_sorted[starts[inside]]
+    return pd.DataFrame(
+        {
+            "threshold": grid,
+            "score_cutoff": cutoff,
+            "trades": k,
+            "coverage": kf / n,
+            "wins": wins.astype(np.int64),
+            "win_rate": win_rate,
+            "win_low": win_low,
+            "win_high": win_high,
+            "mean_return": mean,
+            "std_return": std,
+            "sharpe": sharpe,
+            "profit_factor": pf,
+            "expectancy": mean,
+            "total_return": total,
+        }
+    )
+
+
+def _suffix_count(flag: np.ndarray) -> np.ndarray:
+    out = np.zeros(flag.size + 1, dtype=np.int64)
+    out[:-1] = np.cumsum(flag[::-1].astype(np.int64))[::-1]
+    return out
+
+
+def _profit_factor(gains: np.ndarray, losses: np.ndarray) -> np.ndarray:
+    """gains / losses; inf with gains and no losses; NaN with neither."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(
+            losses > 0,
+            gains / np.where(losses > 0, losses, 1.0),
+            np.where(gains > 0, np.inf, np.nan),
+        )
+
+
+def _poisson_table() -> np.ndarray:
+    """Poisson(1) inverse CDF on the 65,536 mid-points of a 16-bit uniform."""
+    u = (np.arange(65_536, dtype=np.float64) + 0.5) / 65_536.0
+    return stats.poisson.ppf(u, 1.0).astype(np.float64)
+
+
+def _segment_sums(
+    features: np.ndarray,
+    bounds: np.ndarray,
+    *,
+    n_boot: int,
+    seed: int,
+) -> np.ndarray:
+    """Poisson-bootstrap weighted sums of ``features`` over each segment.
+
+    Parameters
+    ----------
+    features : ndarray, shape (m, f)
+        Per-trade features for positions ``bounds[0] .. bounds[-1]`` (relative).
+    bounds : ndarray of int, shape (U + 1,)
+        Segment ``j`` is rows ``bounds[j]:bounds[j + 1]`` of ``features``.
+
+    Returns
+    -------
+    ndarray, shape (n_boot, U, f)
+    """
+    rng = np.random.default_rng(seed)
+    table = _poisson_table()
+    n_seg = bounds.size - 1
+    n_feat = features.shape[1]
+    acc = np.zeros((n_boot, n_seg, n_feat))
+    seg_of = np.repeat(np.arange(n_seg), np.diff(bounds))
+    m = features.shape[0]
+    for lo in range(0, m, _CHUNK):
+        hi = min(m, lo + _CHUNK)
+        weights = table[rng.integers(0, 65_536, size=(n_boot, hi - lo), dtype=np.uint16)]
+        first, last = seg_of[lo], seg_of[hi - 1]
+        if last - first + 1 <= _MAX_DENSE_PIECES:
+            for j in range(first, last + 1):
+                a = max(bounds[j], lo) - lo
+                b = min(bounds[j + 1], hi) - lo
+                if b > a:
+                    acc[:, j, :] += weights[:, a:b] @ features[lo + a : lo + b]
+        else:
+            local = seg_of[lo:hi] - first
+            n_local = last - first + 1
+            rows = np.repeat(np.arange(hi - lo), n_feat)
+            cols = (local[:, None] * n_feat + np.arange(n_feat)).ravel()
+            block = sparse.csr_array(
+                (features[lo:hi].ravel(), (rows, cols)), shape=(hi - lo, n_local * n_feat)
+            )
+            part = np.asarray((block.T @ weights.T).T)
+            acc[:, first : last + 1, :] += part.reshape(n_boot, n_local, n_feat)
+    return acc
+
+
+def _bootstrap_bands(
+    r_sorted: np.ndarray,
+    starts: np.ndarray,
+    *,
+    n_boot: int,
+    level: float,
+    seed: int,
+) -> dict[str, np.ndarray]:
+    n = r_sorted.size
+    n_thr = starts.size
+    out = {name: np.full(n_thr, np.nan) for name in BAND_COLUMNS}
+    cuts = np.unique(starts[starts < n])
+    if cuts.size == 0:
+        return out
+    centre = float(r_sorted.mean())
+    tail = r_sorted[cuts[0] :]
+    dev = tail - centre
+    features = np.column_stack(
+        [np.ones(tail.size), np.maximum(tail, 0.0), np.maximum(-tail, 0.0), dev * dev]
+    )
+    bounds = np.append(cuts, n) - cuts[0]
+    seg = _segment_sums(features, bounds, n_boot=n_boot, seed=seed)
+    # Reverse cumulative sum over segments: sums over everything kept at each cut.
+    suffix = np.cumsum(seg[:, ::-1, :], axis=1)[:, ::-1, :]
+    w, g, lo_, q = (suffix[..., i] for i in range(4))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        valid = w >= 2
+        wsafe = np.where(valid, w, 2.0)
+        mean = np.where(valid, (g - lo_) / wsafe, np.nan)
+        var = (q - wsafe * (mean - centre) ** 2) / (wsafe - 1.0)
+        # Treat round-off sized variances as zero dispersion (Sharpe undefined).
+        var = np.where(var > 1e-12 * q / wsafe, var, 0.0)
+        sharpe = np.where(valid & (var > 0), mean / np.sqrt(var), np.nan)
+        pf = np.where(valid, _profit_factor(g, lo_), np.nan)
+    alpha = (1.0 - level) / 2.0
+    pos = np.searchsorted(cuts, starts)  # column of each threshold (where starts < n)
+    has = (starts < n) & (n - starts >= 2)
+    idx = np.flatnonzero(has)
+    if idx.size == 0:
+        return out
+    cols = np.unique(pos[idx])
+    for name, values, method in (
+        ("mean_return", mean, "linear"),
+        ("sharpe", sharpe, "linear"),
+        # Order statistics: a linear interpolation between inf and inf is NaN.
+        ("profit_factor", pf, "inverted_cdf"),
+    ):
+        sub = values[:, cols]
+        ok = ~np.isnan(sub).all(axis=0)
+        low = np.full(cuts.size, np.nan)
+        high = np.full(cuts.size, np.nan)
+        if ok.any():
+            q_low, q_high = np.nanquantile(sub[:, ok], [alpha, 1.0 - alpha], axis=0, method=method)
+            low[cols[ok]] = q_low
+            high[cols[ok]] = q_high
+        out[f"{name}_low"][idx] = low[pos[idx]]
+        out[f"{name}_high"][idx] = high[pos[idx]]
+    return out
