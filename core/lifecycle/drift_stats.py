@@ -37,7 +37,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from core.analytics.calibration import brier_score, expected_calibration_error
+from core.analytics.calibration import (
+    assign_bins,
+    bin_edges,
+    brier_score,
+    expected_calibration_error,
+)
 from core.errors import ConfigError, DriftError, InsufficientDataError, ValidationError
 from core.lifecycle.detectors import CUSUM, DriftDetector, PageHinkley, detect_changes
 from core.trades import validate_trades
@@ -598,31 +603,37 @@ class DriftThresholds:
     A drop smaller than the ``*_min_drop`` gate never alerts, however small its
     p-value (with tens of thousands of trades a trivial drop is significant).
 
+    One check runs six significance tests (KS, win rate, Brier, ECE map, mean
+    return, Sharpe). The default p-levels are Bonferroni-style, 0.05 / 6 ≈ 0.01
+    for a warning and 0.001 for critical, so a window drawn like the baseline
+    raises a false warning in about 5 % of checks in all, not 5 % per test.
+
     Attributes
     ----------
     psi_warning, psi_critical : float, default 0.1, 0.25
         PSI levels (the credit-scoring convention, Siddiqi 2006).
-    ks_p_warning, ks_p_critical : float, default 0.05, 0.01
+    ks_p_warning, ks_p_critical : float, default 0.01, 0.001
         KS p-value levels.
-    win_rate_p_warning, win_rate_p_critical : float, default 0.05, 0.01
+    win_rate_p_warning, win_rate_p_critical : float, default 0.01, 0.001
         One-sided p-value levels of a drop in win rate.
     win_rate_min_drop : float, default 0.02
         Smallest drop in win rate (2 percentage points) that can alert.
     brier_warning, brier_critical : float, default 0.01, 0.03
         Absolute increase of the Brier score. (A coin-flip forecaster scores 0.25.)
-    brier_max_p : float, default 0.05
+    brier_max_p : float, default 0.01
         The increase must also be significant: the one-sided Welch t-test on the
         per-trade squared errors must give ``p <= brier_max_p`` (the Brier score is
         their mean), so sampling noise in a small window does not alert.
     ece_warning, ece_critical : float, default 0.02, 0.05
         Absolute increase of the ECE. ECE is biased upwards in small samples, so
-        a current window much smaller than the baseline shows a spurious increase
-        of about ``sqrt(bins / n)`` order; compare windows of similar size.
-    mean_return_p_warning, mean_return_p_critical : float, default 0.05, 0.01
+        the increase alerts only when the calibration map changed significantly
+        too: a chi-square test of the current wins per score bin against the
+        baseline's win rate per bin must give ``p <= brier_max_p``.
+    mean_return_p_warning, mean_return_p_critical : float, default 0.01, 0.001
         One-sided Welch t-test p-value levels of a drop in mean ``return_pct``.
     mean_return_min_drop : float, default 0.0
         Smallest drop of the mean return, in percentage points, that can alert.
-    sharpe_p_warning, sharpe_p_critical : float, default 0.05, 0.01
+    sharpe_p_warning, sharpe_p_critical : float, default 0.01, 0.001
         One-sided p-value levels of a drop in per-trade Sharpe.
     sharpe_min_drop : float, default 0.02
         Smallest drop of per-trade Sharpe that can alert.
@@ -633,21 +644,21 @@ class DriftThresholds:
 
     psi_warning: float = 0.10
     psi_critical: float = 0.25
-    ks_p_warning: float = 0.05
-    ks_p_critical: float = 0.01
-    win_rate_p_warning: float = 0.05
-    win_rate_p_critical: float = 0.01
+    ks_p_warning: float = 0.01
+    ks_p_critical: float = 0.001
+    win_rate_p_warning: float = 0.01
+    win_rate_p_critical: float = 0.001
     win_rate_min_drop: float = 0.02
     brier_warning: float = 0.01
     brier_critical: float = 0.03
-    brier_max_p: float = 0.05
+    brier_max_p: float = 0.01
     ece_warning: float = 0.02
     ece_critical: float = 0.05
-    mean_return_p_warning: float = 0.05
-    mean_return_p_critical: float = 0.01
+    mean_return_p_warning: float = 0.01
+    mean_return_p_critical: float = 0.001
     mean_return_min_drop: float = 0.0
-    sharpe_p_warning: float = 0.05
-    sharpe_p_critical: float = 0.01
+    sharpe_p_warning: float = 0.01
+    sharpe_p_critical: float = 0.001
     sharpe_min_drop: float = 0.02
     detector_warning: int = 1
     detector_critical: int = 2
@@ -700,7 +711,8 @@ class DriftThresholds:
             For ``win_rate``, ``mean_return`` and ``sharpe``: baseline − current.
             A drop below the metric's ``*_min_drop`` is ``"ok"``.
         p_value : float, optional
-            For ``brier``: p-value of the increase; above ``brier_max_p`` it is ``"ok"``.
+            For ``brier`` (p-value of the increase) and ``ece`` (p-value of the
+            calibration-map change): above ``brier_max_p`` it is ``"ok"``.
 
         Returns
         -------
@@ -720,7 +732,12 @@ class DriftThresholds:
             if v <= getattr(self, f"{metric}_p_critical"):
                 return "critical"
             return "warning" if v <= getattr(self, f"{metric}_p_warning") else "ok"
-        if metric == "brier" and p_value is not None and p_value > self.brier_max_p:
+        if (
+            metric in ("brier", "ece")
+            and p_value is not None
+            and not math.isnan(p_value)
+            and p_value > self.brier_max_p
+        ):
             return "ok"
         if v >= getattr(self, f"{metric}_critical"):
             return "critical"
@@ -924,6 +941,9 @@ class DriftBaseline:
         Per-trade Sharpe, ``mean_return / return_std`` (NaN when ``return_std`` is 0).
     ece_bins : int
         Bins used for the ECE (the check uses the same).
+    bin_count, bin_wins : tuple of int
+        Trades and wins per uniform ECE bin of ``key``: the baseline's calibration
+        map, against which a later window's calibration is tested.
     start, end : Timestamp or None
         First and last ``entry_time`` of the baseline window.
     """
@@ -939,6 +959,8 @@ class DriftBaseline:
     return_std: float
     sharpe: float
     ece_bins: int = 10
+    bin_count: tuple[int, ...] = ()
+    bin_wins: tuple[int, ...] = ()
     start: pd.Timestamp | None = None
     end: pd.Timestamp | None = None
 
@@ -956,6 +978,8 @@ class DriftBaseline:
             "return_std": _f(self.return_std),
             "sharpe": _f(self.sharpe),
             "ece_bins": int(self.ece_bins),
+            "bin_count": [int(x) for x in self.bin_count],
+            "bin_wins": [int(x) for x in self.bin_wins],
             "start": _iso(self.start),
             "end": _iso(self.end),
         }
@@ -982,6 +1006,8 @@ class DriftBaseline:
                 return_std=_nan(data["return_std"]),
                 sharpe=_nan(data["sharpe"]),
                 ece_bins=int(data.get("ece_bins", 10)),
+                bin_count=tuple(int(x) for x in data.get("bin_count", ())),
+                bin_wins=tuple(int(x) for x in data.get("bin_wins", ())),
                 start=_time(data.get("start")),
                 end=_time(data.get("end")),
             )
@@ -1035,6 +1061,37 @@ def _check_min_trades(min_trades: Any) -> int:
     return int(min_trades)
 
 
+def _bin_counts(conf: np.ndarray, win: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Trades and wins per uniform bin of the score."""
+    idx = assign_bins(conf, bin_edges(conf, n_bins=n_bins))
+    count = np.bincount(idx, minlength=n_bins)
+    wins = np.bincount(idx, weights=win.astype(np.float64), minlength=n_bins).round().astype(int)
+    return count, wins
+
+
+def _calibration_map_test(baseline: DriftBaseline, w: _Window) -> tuple[float, float]:
+    """Chi-square test that the current window's P(win | score bin) equals the baseline's.
+
+    Per bin with trades in both windows, the current wins O are compared with
+    n·p, p the baseline's smoothed win rate (wins + 1) / (count + 2); the
+    variance adds the baseline estimate's own noise, n·p(1-p)·(1 + n/N).
+    Degrees of freedom: the bins compared. Returns (nan, nan) when the baseline
+    has no per-bin record (older baselines).
+    """
+    if len(baseline.bin_count) != baseline.ece_bins:
+        return (math.nan, math.nan)
+    count_b = np.asarray(baseline.bin_count, dtype=np.float64)
+    p_b = (np.asarray(baseline.bin_wins, dtype=np.float64) + 1.0) / (count_b + 2.0)
+    count_c, wins_c = _bin_counts(w.conf, w.win, baseline.ece_bins)
+    use = (count_b > 0) & (count_c > 0)
+    if not use.any():
+        return (math.nan, math.nan)
+    n, big_n, p = count_c[use].astype(np.float64), count_b[use], p_b[use]
+    variance = n * p * (1.0 - p) * (1.0 + n / big_n)
+    chi2 = float(np.sum((wins_c[use] - n * p) ** 2 / variance))
+    return chi2, float(stats.chi2.sf(chi2, df=int(use.sum())))
+
+
 def _sharpe(mean: float, std: float) -> float:
     return mean / std if std > 0 else math.nan
 
@@ -1044,6 +1101,7 @@ def _baseline_from_window(
 ) -> DriftBaseline:
     mean = float(w.ret.mean())
     std = float(w.ret.std(ddof=1))
+    count, wins = _bin_counts(w.conf, w.win, ece_bins)
     return DriftBaseline(
         key=key,
         distribution=summarize_distribution(w.conf, bins=bins, n_quantiles=n_quantiles),
@@ -1052,6 +1110,8 @@ def _baseline_from_window(
         brier=float(brier_score(w.conf, w.win)),
         brier_std=float(((w.conf - w.win) ** 2).std(ddof=1)),
         ece=float(expected_calibration_error(w.conf, w.win, n_bins=ece_bins)),
+        bin_count=tuple(int(x) for x in count),
+        bin_wins=tuple(int(x) for x in wins),
         mean_return=mean,
         return_std=std,
         sharpe=_sharpe(mean, std),
@@ -1198,8 +1258,14 @@ def _performance_findings(
     )
     ece = float(expected_calibration_error(w.conf, w.win, n_bins=baseline.ece_bins))
     d_ece = ece - baseline.ece
+    # The plug-in ECE is biased upwards on small windows, so a window drawn like the
+    # baseline would often show a higher ECE. An ECE rise alerts only when the
+    # calibration map itself changed significantly: the current window's wins per
+    # bin are tested against the baseline's win rate per bin (a chi-square test).
+    chi2, p_ece = _calibration_map_test(baseline, w)
     ece_msg = (
-        f"ECE ({baseline.ece_bins} bins) of {key} {baseline.ece:.4f} -> {ece:.4f} ({d_ece:+.4f})"
+        f"ECE ({baseline.ece_bins} bins) of {key} {baseline.ece:.4f} -> {ece:.4f} ({d_ece:+.4f}); "
+        f"calibration-map change chi-square {chi2:.1f}, p = {_p(p_ece)}"
     )
 
     mean_r, std_r = float(w.ret.mean()), float(w.ret.std(ddof=1))
@@ -1225,7 +1291,8 @@ def _performance_findings(
          t.severity("win_rate", wr.p_value, drop=-wr.difference), wr_msg),
         ("brier", baseline.brier, brier, d_brier, p_brier,
          t.severity("brier", d_brier, p_value=_f(p_brier)), brier_msg),
-        ("ece", baseline.ece, ece, d_ece, None, t.severity("ece", d_ece), ece_msg),
+        ("ece", baseline.ece, ece, d_ece, p_ece,
+         t.severity("ece", d_ece, p_value=_f(p_ece)), ece_msg),
         ("mean_return", baseline.mean_return, mean_r, t_ret, p_ret,
          t.severity("mean_return", p_ret, drop=baseline.mean_return - mean_r), ret_msg),
         ("sharpe", s_b, s_c, z_s, p_s, t.severity("sharpe", p_s, drop=s_b - s_c), sharpe_msg),
