@@ -547,7 +547,8 @@ def _ns_column(frame: pd.DataFrame, name: str) -> list[int]:
     raw = frame[name]
     stamps = pd.to_datetime(raw, utc=True, errors="coerce")
     missing = stamps.isna().to_numpy()
-    _check_rows(missing, frame, name, raw.to_numpy(dtype=object), "expected a time")
+    if missing.any():  # only then build the object array the message needs
+        _check_rows(missing, frame, name, raw.to_numpy(dtype=object), "expected a time")
     return stamps.astype("datetime64[ns, UTC]").array.asi8.tolist()
 
 

@@ -1,0 +1,175 @@
+"""The JSON report of a backtest: one machine-readable file per run.
+
+Location: ``<data_dir>/../reports/<run_id>.json``, the ``reports`` folder
+next to the learning engine's data directory, so the default data directory
+``artifacts/learning_engine`` puts reports in ``artifacts/reports`` (see
+:func:`reports_dir`).
+
+Keys (see :func:`build_backtest_report`): ``run_id``, ``timestamp``,
+``package_version``, ``config``, ``config_hash``, ``data_fingerprint``,
+``seed``, ``synthetic``, ``source``, ``use_learning_engine``,
+``learning_events_recorded``, ``learning_data_dir``, ``n_signals``,
+``n_trades``, ``dropped_trades``, ``dropped_by_reason``,
+``baseline_performance``, ``filtered_performance``, ``improvement``,
+``calibration_metrics``, ``validation_passed``, ``validation_rule``.
+
+JSON has no infinity or NaN: an infinite metric (a profit factor without
+losing trades) is written as the string ``"inf"``, an undefined one as
+``null``. Files are written atomically (a temporary file in the same folder,
+then :func:`os.replace`), so a reader never sees half a report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from core import __version__
+from core.errors import StoreError
+
+if TYPE_CHECKING:
+    from core.backtest import BacktestResult
+
+__all__ = [
+    "REPORT_KEYS",
+    "build_backtest_report",
+    "json_safe",
+    "read_json_report",
+    "reports_dir",
+    "write_json_report",
+]
+
+#: Keys every backtest report has.
+REPORT_KEYS: tuple[str, ...] = (
+    "run_id",
+    "timestamp",
+    "package_version",
+    "config",
+    "config_hash",
+    "data_fingerprint",
+    "seed",
+    "synthetic",
+    "source",
+    "use_learning_engine",
+    "learning_events_recorded",
+    "learning_data_dir",
+    "n_signals",
+    "n_trades",
+    "dropped_trades",
+    "dropped_by_reason",
+    "baseline_performance",
+    "filtered_performance",
+    "improvement",
+    "calibration_metrics",
+    "validation_passed",
+    "validation_rule",
+)
+
+
+def reports_dir(data_dir: str | Path) -> Path:
+    """The reports folder of a data directory: its sibling ``reports``.
+
+    ``artifacts/learning_engine`` -> ``artifacts/reports`` (absolute).
+    """
+    return Path(data_dir).resolve().parent / "reports"
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with only JSON types: numpy scalars unwrapped, inf -> "inf", NaN -> None."""
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [json_safe(v) for v in value]
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        x = float(value)
+        if math.isnan(x):
+            return None
+        if math.isinf(x):
+            return "inf" if x > 0 else "-inf"
+        return x
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "to_dict"):
+        return json_safe(value.to_dict())
+    return value
+
+
+def build_backtest_report(result: BacktestResult) -> dict[str, Any]:
+    """The report of a backtest as a JSON-ready dict (keys :data:`REPORT_KEYS`)."""
+    report = {
+        "run_id": result.run_id,
+        "timestamp": pd.Timestamp.now(tz="UTC").isoformat(),
+        "package_version": __version__,
+        "config": result.config.to_dict(),
+        "config_hash": result.config_hash,
+        "data_fingerprint": result.data_fingerprint,
+        "seed": result.config.seed,
+        "synthetic": result.synthetic,
+        "source": result.source,
+        "use_learning_engine": result.config.use_learning_engine,
+        "learning_events_recorded": result.events_recorded,
+        "learning_data_dir": str(result.data_dir) if result.config.use_learning_engine else None,
+        "n_signals": result.n_signals,
+        "n_trades": result.n_trades,
+        "dropped_trades": result.n_dropped,
+        "dropped_by_reason": dict(result.dropped_by_reason),
+        "baseline_performance": result.baseline.to_dict(),
+        "filtered_performance": result.filtered.to_dict(),
+        "improvement": dict(result.improvement),
+        "calibration_metrics": result.calibration.to_dict(),
+        "validation_passed": result.validation_passed,
+        "validation_rule": result.validation_rule,
+    }
+    return json_safe(report)
+
+
+def write_json_report(report: Mapping[str, Any], path: str | Path) -> Path:
+    """Write ``report`` to ``path`` atomically and return the path.
+
+    Raises
+    ------
+    StoreError
+        The folder cannot be created or written (the message names it).
+    """
+    target = Path(path)
+    text = json.dumps(json_safe(report), indent=2, sort_keys=False, allow_nan=False)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot write the report to {target.parent}: {exc.strerror}; "
+            "pass a writable --data-dir (reports go to its sibling folder 'reports')"
+        ) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+        os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise StoreError(f"cannot write the report {target}: {exc.strerror}") from None
+    return target
+
+
+def read_json_report(path: str | Path) -> dict[str, Any]:
+    """Load a report written by :func:`write_json_report`."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StoreError(f"no report at {path}; run a backtest first") from None
