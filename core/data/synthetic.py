@@ -139,19 +139,22 @@ def generate_synthetic(
     m_var = m_var_lr
     m_prev = 0.0
     i_var = idio_vol**2
+    i_cap = 16.0 * idio_vol**2
     i_prev = np.zeros(n)
     returns = np.empty((t_len, n))
     sigma = np.empty((t_len, n))
     for t in range(t_len):
-        m_var = m_omega + m_alpha * m_prev**2 + m_beta * m_var
+        m_var = min(m_omega + m_alpha * m_prev**2 + m_beta * m_var, 16.0 * m_var_lr)
         m_prev = np.sqrt(m_var) * z_market[t]
-        i_var = idio_omega + idio_alpha * i_prev**2 + idio_beta * i_var
+        # Cap the variance at 16x its long-run level (a 4x vol spike): fat-tailed
+        # shocks fed back through a persistent GARCH otherwise explode now and then.
+        i_var = np.minimum(idio_omega + idio_alpha * i_prev**2 + idio_beta * i_var, i_cap)
         i_prev = np.sqrt(i_var) * z_idio[t]
         mult = _REGIME_VOL[regime[t]]
         returns[t] = _REGIME_DRIFT[regime[t]] + beta * mult * m_prev + i_prev
         sigma[t] = np.sqrt((beta * mult) ** 2 * m_var + i_var)
     returns += mu + trend
-    np.clip(returns, -0.5, 0.5, out=returns)
+    np.clip(returns, -0.25, 0.25, out=returns)  # no daily log move beyond ±25 %
 
     log_close = np.log(price0) + np.cumsum(returns, axis=0)
     close = np.exp(log_close)
