@@ -136,6 +136,10 @@ class BacktestConfig:
         to its sibling ``reports``.
     name : str, optional
         A label for the run.
+    calibrator : str, optional
+        Name of a registered calibrator model; its *production* version fills
+        ``calibrated_probability`` on every signal (use with
+        ``confidence_key="calibrated_probability"`` to trade on it).
 
     Raises
     ------
@@ -166,6 +170,7 @@ class BacktestConfig:
     use_learning_engine: bool = True
     data_dir: str | None = None
     name: str | None = None
+    calibrator: str | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -225,6 +230,13 @@ class BacktestConfig:
         set_(self, "use_learning_engine", bool(self.use_learning_engine))
         if self.name is not None and not isinstance(self.name, str):
             raise ConfigError(f"name={self.name!r} must be a string")
+        if self.calibrator is not None and (
+            not isinstance(self.calibrator, str) or not self.calibrator.strip()
+        ):
+            raise ConfigError(
+                f"calibrator={self.calibrator!r} must be the name of a registered model "
+                "(see `signal-lab models list`) or None"
+            )
 
     # ------------------------------------------------------------ validation helpers
 
@@ -484,6 +496,25 @@ def _engine_name(engine: object) -> str:
     return f"{kind.__module__}.{kind.__qualname__}"
 
 
+def _production_calibrated(
+    config: BacktestConfig,
+    engine: LearningEngine | None,
+    signal_engine: SignalEngineProtocol | None,
+) -> tuple[SignalEngineProtocol, dict[str, Any]]:
+    """Wrap the signal engine so its signals carry the production calibrator's probability."""
+    from core.lifecycle.registry import ModelRegistry  # the registry imports this module
+    from core.store import Store
+
+    inner = signal_engine if signal_engine is not None else config.signal_engine()
+    if engine is not None:
+        wrapped = ModelRegistry(engine.store).calibrated_signal_engine(config.calibrator, inner)
+    else:
+        with Store(config.resolved_data_dir()) as store:
+            wrapped = ModelRegistry(store).calibrated_signal_engine(config.calibrator, inner)
+    name, version = wrapped.model
+    return wrapped, {"name": name, "version": int(version), "stage": "production"}
+
+
 def run_backtest(
     config: BacktestConfig | Mapping[str, Any] | None = None,
     *,
@@ -510,6 +541,11 @@ def run_backtest(
         and ``fraction`` 0.0 at the start and 1.0 at the end of the stage.
     signal_engine : SignalEngineProtocol, optional
         Replaces the ensemble (anything with ``generate(data) -> DataFrame``).
+        With ``config.calibrator`` set, it is wrapped so its signals carry the
+        production calibrator's ``calibrated_probability`` (recorded with
+        ``calibrated=True``); set ``confidence_key="calibrated_probability"``
+        to filter on it. The model's name and version are recorded in the
+        run's config and hash.
 
     Returns
     -------
@@ -541,10 +577,17 @@ def run_backtest(
     data_seconds = time.perf_counter() - started
     report("data", 1.0)
 
+    calibration_model = None
+    if config.calibrator is not None:
+        signal_engine, calibration_model = _production_calibrated(config, engine, signal_engine)
     orchestrator = config.orchestrator(signal_engine)
     engine_name = _engine_name(orchestrator.signal_engine)
+    if calibration_model is not None:  # the hash must change with the model version
+        engine_name += f"[{calibration_model['name']} v{calibration_model['version']}]"
     chash = config.config_hash(data.fingerprint, signal_engine=engine_name)
     recorded_config = {**config.to_dict(), "signal_engine": engine_name}
+    if calibration_model is not None:
+        recorded_config["calibration_model"] = calibration_model
     name = config.name or (
         f"{data.source} backtest, threshold {config.threshold:g} on {config.confidence_key}"
     )

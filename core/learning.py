@@ -27,13 +27,16 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import pandas as pd
 
 from core.errors import ConfigError, EngineClosedError, PayloadError, SignalLabError
 from core.events import EventType, LearningEvent, outcome_rows, signal_rows
 from core.store import Store, default_data_dir
+
+if TYPE_CHECKING:
+    from core.lifecycle.facade import ModelLifecycle
 
 __all__ = [
     "EngineStats",
@@ -63,12 +66,17 @@ class LearningEngineConfig:
         in :attr:`EngineStats.dropped_signal_events`).
     enable_drift_detection : bool, default True
         Whether lifecycle code may run drift checks on the events recorded.
+    executor : str, optional
+        Where training jobs run (see :func:`core.lifecycle.executors.make_executor`):
+        None or ``"local"`` a local process pool, ``"thread"`` a thread pool,
+        ``"dask://HOST:PORT"`` or ``"tcp://HOST:PORT"`` a Dask cluster.
     """
 
     data_dir: str | Path | None = None
     max_events_memory: int = 20000
     collect_signals: bool = True
     enable_drift_detection: bool = True
+    executor: str | None = None
 
     def __post_init__(self) -> None:
         bound = self.max_events_memory
@@ -80,6 +88,11 @@ class LearningEngineConfig:
         for name in ("collect_signals", "enable_drift_detection"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if self.executor is not None and not isinstance(self.executor, str):
+            raise ConfigError(
+                f"executor must be None, 'local', 'thread' or a dask://HOST:PORT address, "
+                f"got {self.executor!r}"
+            )
 
     @property
     def resolved_data_dir(self) -> Path:
@@ -188,6 +201,7 @@ class LearningEngine:
         self._flushes = 0
         self._last_flush: str | None = None
         self._open_runs: set[str] = set()
+        self._lifecycle: ModelLifecycle | None = None
         self._closed = False
 
     # ----------------------------------------------------------------- recording
@@ -246,6 +260,7 @@ class LearningEngine:
             self.flush()
             written = self.store.insert_event_rows(rows)
             self._recorded += written
+        self._after_write()
         return written
 
     def flush(self) -> int:
@@ -261,7 +276,13 @@ class LearningEngine:
             self._buffer.clear()
             self._flushes += 1
             self._last_flush = pd.Timestamp.now(tz="UTC").isoformat()
-            return written
+        self._after_write()
+        return written
+
+    def _after_write(self) -> None:
+        """Let the model lifecycle (if in use) submit training jobs that are now due."""
+        if self._lifecycle is not None:
+            self._lifecycle.check_triggers()
 
     async def update(self, results: RunRecord | Iterable[LearningEvent]) -> None:
         """Record a run's results (signals, outcomes, summary) or a batch of events."""
@@ -393,6 +414,55 @@ class LearningEngine:
         """Count events by type (a helper for summaries)."""
         return dict(Counter(e.type.value for e in events))
 
+    # ----------------------------------------------------------------- model lifecycle
+
+    @property
+    def lifecycle(self) -> ModelLifecycle:
+        """The :class:`core.lifecycle.facade.ModelLifecycle` of this store (created on first use)."""
+        with self._lock:
+            if self._lifecycle is None:
+                from core.lifecycle.facade import ModelLifecycle  # lazy: heavy imports
+
+                self._lifecycle = ModelLifecycle(self.store, executor=self.config.executor)
+            return self._lifecycle
+
+    def register_model(self, name: str, **fields: Any) -> Any:
+        """Register a model version (see ``ModelLifecycle.register_model``)."""
+        return self.lifecycle.register_model(name, **fields)
+
+    def evaluate_model(self, name: str, version: int, *args: Any, **options: Any) -> Any:
+        """Evaluate a version out of sample (see ``ModelLifecycle.evaluate_model``)."""
+        self.flush()
+        return self.lifecycle.evaluate_model(name, version, *args, **options)
+
+    def promote_model(self, name: str, version: int, **options: Any) -> Any:
+        """Promote a version (see ``ModelLifecycle.promote_model``)."""
+        return self.lifecycle.promote_model(name, version, **options)
+
+    def load_model(self, name: str, *args: Any, **options: Any) -> Any:
+        """The production calibrator of ``name`` (see ``ModelLifecycle.load_model``)."""
+        return self.lifecycle.load_model(name, *args, **options)
+
+    def submit_training_job(self, model_name: str, *args: Any, **options: Any) -> Any:
+        """Queue a training job (see ``ModelLifecycle.submit_training_job``)."""
+        self.flush()
+        return self.lifecycle.submit_training_job(model_name, *args, **options)
+
+    def set_drift_baseline(self, model_name: str, *args: Any, **options: Any) -> Any:
+        """Store a drift baseline (see ``ModelLifecycle.set_drift_baseline``)."""
+        self.flush()
+        return self.lifecycle.set_drift_baseline(model_name, *args, **options)
+
+    def check_drift(self, model_name: str, *args: Any, **options: Any) -> Any:
+        """Check drift and store alerts (see ``ModelLifecycle.check_drift``)."""
+        self.flush()
+        return self.lifecycle.check_drift(model_name, *args, **options)
+
+    def monitor(self, run_id: str | None = None, **options: Any) -> Any:
+        """Rolling drift of a run (see ``ModelLifecycle.monitor``)."""
+        self.flush()
+        return self.lifecycle.monitor(run_id, **options)
+
     # ----------------------------------------------------------------- lifetime
 
     def shutdown(self) -> None:
@@ -409,6 +479,8 @@ class LearningEngine:
             self._open_runs.clear()
         finally:
             self._closed = True
+            if self._lifecycle is not None:
+                self._lifecycle.close()
             if self._owns_store:
                 self.store.close()
 

@@ -94,6 +94,165 @@ def m002_trade_snapshots(db: Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m003_model_lifecycle(db: Database) -> None:
+    """Model registry, evaluations, stage history, training jobs, drift baselines and alerts.
+
+    Times are INTEGER nanoseconds since the epoch, UTC. JSON columns hold
+    parameters, metrics, gate results and drift baselines.
+    """
+    db.execute(
+        """
+        CREATE TABLE model_versions (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL CHECK (version >= 1),
+            model_type TEXT NOT NULL,
+            method TEXT,
+            stage TEXT NOT NULL DEFAULT 'development'
+                CHECK (stage IN ('development', 'staging', 'production', 'archived')),
+            params TEXT NOT NULL DEFAULT '{}',
+            key TEXT NOT NULL DEFAULT 'confidence',
+            training_run_id TEXT,
+            train_start INTEGER,
+            train_end INTEGER,
+            metrics TEXT NOT NULL DEFAULT '{}',
+            note TEXT,
+            job_id TEXT,
+            created INTEGER NOT NULL,
+            updated INTEGER NOT NULL,
+            UNIQUE (name, version)
+        )
+        """
+    )
+    # At most one production version per model name, whatever the code does.
+    db.execute(
+        "CREATE UNIQUE INDEX ux_model_versions_production ON model_versions (name) "
+        "WHERE stage = 'production'"
+    )
+    db.execute(
+        """
+        CREATE TABLE model_stage_changes (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            from_stage TEXT NOT NULL,
+            to_stage TEXT NOT NULL,
+            reason TEXT,
+            forced INTEGER NOT NULL DEFAULT 0,
+            at INTEGER NOT NULL,
+            FOREIGN KEY (name, version) REFERENCES model_versions (name, version)
+                ON DELETE CASCADE
+        )
+        """
+    )
+    db.execute("CREATE INDEX ix_model_stage_changes_model ON model_stage_changes (name, version)")
+    db.execute(
+        """
+        CREATE TABLE model_evaluations (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            run_id TEXT,
+            passed INTEGER NOT NULL,
+            gates TEXT NOT NULL DEFAULT '[]',
+            metrics TEXT NOT NULL DEFAULT '{}',
+            production_version INTEGER,
+            n_trades INTEGER NOT NULL DEFAULT 0,
+            window_start INTEGER,
+            window_end INTEGER,
+            at INTEGER NOT NULL,
+            FOREIGN KEY (name, version) REFERENCES model_versions (name, version)
+                ON DELETE CASCADE
+        )
+        """
+    )
+    db.execute("CREATE INDEX ix_model_evaluations_model ON model_evaluations (name, version, id)")
+    db.execute(
+        """
+        CREATE TABLE training_jobs (
+            id TEXT PRIMARY KEY,
+            model_name TEXT NOT NULL,
+            model_type TEXT NOT NULL,
+            config TEXT NOT NULL DEFAULT '{}',
+            state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed')),
+            trigger TEXT NOT NULL DEFAULT 'manual',
+            error TEXT,
+            version INTEGER,
+            owner_pid INTEGER,
+            owner_host TEXT,
+            worker TEXT,
+            created INTEGER NOT NULL,
+            started INTEGER,
+            finished INTEGER
+        )
+        """
+    )
+    db.execute("CREATE INDEX ix_training_jobs_state ON training_jobs (state)")
+    db.execute("CREATE INDEX ix_training_jobs_model ON training_jobs (model_name, created)")
+    db.execute(
+        """
+        CREATE TABLE training_triggers (
+            model_name TEXT PRIMARY KEY,
+            model_type TEXT NOT NULL,
+            config TEXT NOT NULL DEFAULT '{}',
+            every INTEGER NOT NULL CHECK (every >= 1),
+            event_type TEXT,
+            last_event_id INTEGER NOT NULL DEFAULT 0,
+            enabled INTEGER NOT NULL DEFAULT 1,
+            created INTEGER NOT NULL,
+            updated INTEGER NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE drift_baselines (
+            id INTEGER PRIMARY KEY,
+            model_name TEXT NOT NULL,
+            key TEXT NOT NULL,
+            run_id TEXT,
+            window_start INTEGER,
+            window_end INTEGER,
+            n INTEGER NOT NULL,
+            baseline TEXT NOT NULL,
+            thresholds TEXT NOT NULL DEFAULT '{}',
+            active INTEGER NOT NULL DEFAULT 1,
+            created INTEGER NOT NULL
+        )
+        """
+    )
+    db.execute(
+        "CREATE UNIQUE INDEX ux_drift_baselines_active ON drift_baselines (model_name) "
+        "WHERE active = 1"
+    )
+    db.execute(
+        """
+        CREATE TABLE drift_alerts (
+            id INTEGER PRIMARY KEY,
+            model_name TEXT NOT NULL,
+            baseline_id INTEGER NOT NULL REFERENCES drift_baselines (id) ON DELETE CASCADE,
+            metric TEXT NOT NULL,
+            severity TEXT NOT NULL CHECK (severity IN ('warning', 'critical')),
+            baseline_value REAL,
+            current_value REAL,
+            statistic REAL,
+            p_value REAL,
+            message TEXT,
+            run_id TEXT,
+            window_start INTEGER NOT NULL,
+            window_end INTEGER NOT NULL,
+            n_current INTEGER,
+            created INTEGER NOT NULL,
+            acknowledged INTEGER NOT NULL DEFAULT 0,
+            acknowledged_at INTEGER,
+            UNIQUE (model_name, metric, window_start, window_end, baseline_id)
+        )
+        """
+    )
+    db.execute("CREATE INDEX ix_drift_alerts_model ON drift_alerts (model_name, acknowledged)")
+
+
 #: Number of migrations this code knows; a database at this version is current.
 SCHEMA_VERSION = len(MIGRATIONS._migrations)
 
