@@ -87,6 +87,8 @@ def test_platt_walk_forward_fixes_planted_miscalibration(planted):
     totals = res.totals()
     assert list(totals.columns) == ["raw", "in_sample", "out_of_sample"]
     assert totals.loc["ece", "out_of_sample"] == res.out_of_sample.ece
+    assert "strategy" not in totals.index and "ece_high" not in totals.index
+    assert (totals.dtypes == np.float64).all()
 
 
 @pytest.mark.parametrize("method", ["isotonic", "beta", "histogram"])

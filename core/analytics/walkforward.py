@@ -147,7 +147,8 @@ class WalkForwardResult:
             if m is not None
         }
         frame = pd.DataFrame(cols)
-        return frame.drop(index=[i for i in ("strategy", "ece_low", "ece_high") if i in frame])
+        dropped = [i for i in ("strategy", "ece_low", "ece_high") if i in frame.index]
+        return frame.drop(index=dropped).astype(np.float64)
 
     def apply(self, trades: pd.DataFrame) -> pd.DataFrame:
         """A copy of ``trades`` with ``calibrated_probability`` replaced by the result.

@@ -1,0 +1,330 @@
+"""``signal-lab analyze | calibrate | sweep | report``: confidence analytics of a run.
+
+- ``analyze``: is the confidence informative? Distribution, correlations with
+  returns and wins, decile table and calibration metrics.
+- ``calibrate``: what would calibrate it? A calibrator fitted on earlier
+  trades and scored on later ones, in-sample figures beside out-of-sample
+  ones. Nothing is written to the store.
+- ``sweep``: which threshold? Every threshold's figures, the in-sample choice,
+  its deflated Sharpe ratio and PBO, and the walk-forward out-of-sample result.
+- ``report``: the run's report as a self-contained HTML page, one JSON file or
+  CSV tables.
+
+Every command reads the run's trades from the store (``--data-dir``) and
+prints readable tables, or the full result as JSON with ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from core.analytics.calibrators import CALIBRATION_METHODS
+from core.analytics.report import (
+    analyze_run,
+    analyze_thresholds,
+    calibration_totals,
+    ensure_calibrated,
+)
+from core.analytics.selection import OBJECTIVES
+from core.analytics.walkforward import walk_forward_calibrate
+from core.cli.common import add_common_options, emit, open_store, print_table
+from core.reports.html_report import REPORT_FORMATS, build_report
+from core.store import RunInfo, Store
+from core.trades import CONFIDENCE_KEYS
+
+__all__ = ["register"]
+
+_DECILE_COLUMNS = (
+    "bin", "bin_low", "bin_high", "count", "conf_mean", "win_rate", "win_low", "win_high",
+    "mean_return", "mean_return_low", "mean_return_high", "sharpe", "profit_factor",
+)  # fmt: skip
+_SWEEP_COLUMNS = (
+    "threshold", "score_cutoff", "trades", "coverage", "win_rate", "win_low", "win_high",
+    "mean_return", "sharpe", "profit_factor", "total_return",
+)  # fmt: skip
+_BAND_COLUMNS = ("mean_return_low", "mean_return_high", "sharpe_low", "sharpe_high")
+_CALIBRATION_ROWS = (
+    "n", "base_rate", "ece", "ece_low", "ece_high", "mce", "ace", "brier", "rel", "res", "unc",
+    "log_loss",
+)  # fmt: skip
+_WINDOW_COLUMNS = (
+    "window", "status", "n_train", "n_purged", "n_test", "out_of_sample_ece_raw",
+    "out_of_sample_ece_calibrated", "out_of_sample_brier_raw", "out_of_sample_brier_calibrated",
+)  # fmt: skip
+_SELECTION_ROWS = (
+    "threshold", "score_cutoff", "trades", "coverage", "win_rate", "mean_return", "sharpe",
+    "profit_factor", "n_trials", "n_eligible", "psr", "dsr", "dsr_sr_star", "dsr_significant",
+    "pbo",
+)  # fmt: skip
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``analyze``, ``calibrate``, ``sweep`` and ``report`` commands."""
+    p = subparsers.add_parser(
+        "analyze",
+        help="is the confidence informative? statistics, correlations, deciles, calibration",
+        description=(
+            "Distribution of the confidence, its correlations with return and with winning "
+            "(Fisher-z 95 % intervals), win rate and mean return per decile (Wilson and "
+            "bootstrap intervals) and calibration metrics (ECE with a bootstrap interval, "
+            "MCE, Brier score, log loss). Returns in percent, net of costs."
+        ),
+    )
+    p.add_argument("run_id", metavar="RUN_ID", help="run id (see `signal-lab runs`)")
+    _key_options(p)
+    p.add_argument("--bins", type=int, default=10, help="bins of the tables (default 10: deciles)")
+    add_common_options(p).set_defaults(handler=_analyze)
+
+    p = subparsers.add_parser(
+        "calibrate",
+        help="fit a calibrator on earlier trades, score it on later ones (writes nothing)",
+        description=(
+            "Fit a calibrator of the raw confidence and compare calibration metrics in sample "
+            "(fitted and scored on the same trades: optimistic) and out of sample. By default "
+            "one chronological split: fitted on the first half of the trades, scored on the "
+            "second. With --walk-forward, the trades are cut into --windows windows and each "
+            "is scored by a calibrator fitted on the trades resolved before it. Nothing is "
+            "written to the store."
+        ),
+    )
+    p.add_argument("run_id", metavar="RUN_ID", help="run id (see `signal-lab runs`)")
+    p.add_argument("--method", choices=CALIBRATION_METHODS, default="isotonic",
+                   help="calibrator (default isotonic)")  # fmt: skip
+    p.add_argument("--walk-forward", action="store_true",
+                   help="walk-forward over --windows windows instead of one split")  # fmt: skip
+    p.add_argument("--windows", type=int, default=12, help="walk-forward windows (default 12)")
+    p.add_argument("--min-train", type=int, default=200,
+                   help="fewest training trades to fit a window (default 200)")  # fmt: skip
+    p.add_argument("--bins", type=int, default=10, help="uniform bins of the ECE (default 10)")
+    add_common_options(p).set_defaults(handler=_calibrate)
+
+    p = subparsers.add_parser(
+        "sweep",
+        help="which threshold? sweep, in-sample choice, deflated Sharpe, walk-forward",
+        description=(
+            "Win rate, mean return, per-trade Sharpe, profit factor and trades kept at every "
+            "threshold (0.00 to 1.00, or the top 1 % to 100 % of trades with --percentile); "
+            "the threshold that maximises --objective among those keeping --min-trades (in "
+            "sample), its probabilistic and deflated Sharpe ratios (every threshold counted as "
+            "a trial), the probability of backtest overfitting, and the same choice made "
+            "walk-forward on earlier trades only and judged on the next window (out of sample)."
+        ),
+    )
+    p.add_argument("run_id", metavar="RUN_ID", help="run id (see `signal-lab runs`)")
+    _key_options(p)
+    p.add_argument("--percentile", action="store_true",
+                   help="thresholds are the top %% of trades kept, not scores")  # fmt: skip
+    p.add_argument("--objective", choices=OBJECTIVES, default="sharpe",
+                   help="what the choice maximises (default sharpe)")  # fmt: skip
+    p.add_argument("--min-trades", type=int, default=30,
+                   help="fewest trades a threshold must keep to be chosen (default 30)")  # fmt: skip
+    p.add_argument("--bands", action="store_true",
+                   help="bootstrap bands of mean return and Sharpe (200 replicates)")  # fmt: skip
+    p.add_argument("--windows", type=int, default=6,
+                   help="walk-forward test windows of the threshold choice (default 6)")  # fmt: skip
+    p.add_argument("--cost-bps", type=float, default=0.0,
+                   help="extra round-trip cost per trade, basis points (default 0)")  # fmt: skip
+    add_common_options(p).set_defaults(handler=_sweep)
+
+    p = subparsers.add_parser(
+        "report",
+        help="write the run's report: self-contained HTML, JSON or CSV tables",
+        description=(
+            "Analyse the run and write its report. html: one page that opens offline (plotly.js "
+            "embedded) with every chart and table, in-sample and out-of-sample figures side by "
+            "side, the config and data fingerprint. json: every result and table in one file. "
+            "csv: one CSV per table, in a zip (--out ending in .zip) or a folder. Default "
+            "--out: the 'reports' folder next to --data-dir."
+        ),
+    )
+    p.add_argument("run_id", metavar="RUN_ID", help="run id (see `signal-lab runs`)")
+    p.add_argument("--format", choices=REPORT_FORMATS, default="html", dest="fmt",
+                   help="html (default), json or csv")  # fmt: skip
+    p.add_argument("--out", type=Path, default=None, help="file (or folder for csv) to write")
+    p.add_argument("--key", choices=CONFIDENCE_KEYS, default=None,
+                   help="confidence key (default: the run's own)")  # fmt: skip
+    add_common_options(p).set_defaults(handler=_report)
+
+
+def _key_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--key", choices=CONFIDENCE_KEYS, default="confidence",
+                   help="score to analyse (default confidence)")  # fmt: skip
+    p.add_argument(
+        "--method", choices=CALIBRATION_METHODS, default="isotonic",
+        help="calibrator used walk-forward when --key calibrated_probability is absent "
+        "(default isotonic)",
+    )  # fmt: skip
+    p.add_argument("--calibration-windows", type=int, default=12,
+                   help="walk-forward windows of that calibration (default 12)")  # fmt: skip
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _header(info: RunInfo, n: int, extra: str = "") -> str:
+    flag = "  [SYNTHETIC DATA]" if info.synthetic else ""
+    name = f" {info.name!r}" if info.name else ""
+    return f"run {info.id} ({info.kind}{name}; {n:,} trades){extra}{flag}"
+
+
+def _load(args: argparse.Namespace, store: Store) -> tuple[RunInfo, pd.DataFrame, list[str]]:
+    """The run, its trades (with a computed calibrated_probability if needed) and notes."""
+    info = store.get_run(args.run_id)
+    trades = store.trades_frame(args.run_id)
+    notes: list[str] = []
+    if getattr(args, "key", None) == "calibrated_probability":
+        trades, computed = ensure_calibrated(
+            trades, method=args.method, n_windows=args.calibration_windows
+        )
+        if computed is not None:
+            note = (
+                f"calibrated_probability is absent from run {info.id}: computed walk-forward "
+                f"with {args.method} ({args.calibration_windows} windows, each scored by the "
+                f"calibrator fitted on earlier trades; {computed.n_evaluated:,} of "
+                f"{len(trades):,} trades scored)"
+            )
+            notes.append(note)
+    return info, trades, notes
+
+
+def _metric_frame(values: dict[str, Any], name: str = "value") -> pd.DataFrame:
+    return pd.DataFrame({"metric": list(values), name: list(values.values())})
+
+
+def _section(title: str, body: str) -> str:
+    return f"\n{title}\n{'-' * len(title)}\n{body}"
+
+
+# --------------------------------------------------------------------------- handlers
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    with open_store(args) as store:
+        info, trades, notes = _load(args, store)
+    result = analyze_run(trades, key=args.key, n_bins=args.bins)
+    summary = result.summary.to_dict()
+    calibration = result.calibration.to_dict()
+    lines = [
+        _header(info, len(trades), f"; key {args.key}: {result.n_scored:,} scored"),
+        *[f"note: {n}" for n in notes],
+        _section("Distribution", print_table(pd.DataFrame([summary]).drop(columns=["key"]))),
+        _section(
+            f"Correlations ({result.correlations.level:.0%} Fisher-z intervals)",
+            print_table(
+                result.correlations.to_frame()[
+                    ["target", "method", "estimate", "ci_low", "ci_high", "p_value", "n"]
+                ]
+            ),
+        ),
+        _section(
+            f"Deciles of {args.key} (returns in %, {result.deciles.interval} intervals)",
+            print_table(result.deciles.table[list(_DECILE_COLUMNS)]),
+        ),
+        _section(
+            f"Calibration ({calibration['n_bins']} {calibration['strategy']} bins)",
+            print_table(_metric_frame({k: calibration[k] for k in _CALIBRATION_ROWS})),
+        ),
+    ]
+    payload = {"run_id": info.id, "synthetic": info.synthetic, "notes": notes, **result.to_dict()}
+    emit(args, payload, "\n".join(lines))
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    with open_store(args) as store:
+        info = store.get_run(args.run_id)
+        trades = store.trades_frame(args.run_id)
+    n_windows = args.windows if args.walk_forward else 2
+    result = walk_forward_calibrate(
+        trades, method=args.method, n_windows=n_windows, min_train=args.min_train,
+        n_bins=args.bins,
+    )  # fmt: skip
+    if args.walk_forward:
+        how = (
+            f"walk-forward, {n_windows} windows: each window scored by the {args.method} "
+            "calibrator fitted on the trades resolved before it"
+        )
+    else:
+        how = (
+            f"one chronological split: {args.method} fitted on the first half of the trades "
+            "(resolved before the second half starts), scored on the second half"
+        )
+    lines = [_header(info, len(trades)), f"calibration: {how}"]
+    if result.out_of_sample is None:
+        lines.append(
+            f"no window had {args.min_train} earlier trades with known outcomes: nothing scored "
+            "out of sample; lower --min-train or use fewer --windows"
+        )
+    else:
+        totals = calibration_totals(result).reset_index()
+        lines.append(
+            _section(
+                f"In sample vs out of sample ({result.n_evaluated:,} trades scored out of sample)",
+                print_table(totals)
+                + "\n\nraw: the uncalibrated confidence; in_sample: a calibrator fitted on every "
+                "trade, scored on the same trades (optimistic); out_of_sample: fitted on earlier "
+                "trades only (the honest figure).",
+            )
+        )
+        windows = result.windows[list(_WINDOW_COLUMNS)]
+        lines.append(_section("Windows", print_table(windows)))
+    lines.append("\nnothing was written to the store.")
+    payload = {"run_id": info.id, "synthetic": info.synthetic, "walk_forward": args.walk_forward,
+               **result.to_dict()}  # fmt: skip
+    emit(args, payload, "\n".join(lines))
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    with open_store(args) as store:
+        info, trades, notes = _load(args, store)
+    mode = "percentile" if args.percentile else "absolute"
+    result = analyze_thresholds(
+        trades, key=args.key, mode=mode, objective=args.objective, min_trades=args.min_trades,
+        bands=args.bands, n_windows=args.windows, cost_bps=args.cost_bps,
+    )  # fmt: skip
+    table = result.sweep.table
+    columns = list(_SWEEP_COLUMNS) + (
+        [c for c in _BAND_COLUMNS if c in table] if args.bands else []
+    )
+    sel = result.selection()
+    unit = "% of trades kept" if mode == "percentile" else f"{args.key} >= threshold"
+    lines = [
+        _header(info, len(trades), f"; key {args.key}, {mode} thresholds ({unit})"),
+        *[f"note: {n}" for n in notes],
+        _section("Sweep (returns in %, Sharpe per trade)", print_table(table[columns])),
+        _section(
+            f"In-sample choice (max {args.objective}, >= {args.min_trades} trades)",
+            print_table(_metric_frame({k: sel.get(k) for k in _SELECTION_ROWS})),
+        ),
+    ]
+    if result.walk_forward is not None:
+        comp = result.sample_comparison().reset_index()
+        lines.append(
+            _section(
+                f"In sample vs out of sample (walk-forward, {args.windows} windows)",
+                print_table(comp)
+                + "\n\nin_sample: the choice on all trades, scored on them (optimistic); "
+                "out_of_sample: each window traded at the threshold chosen on earlier trades.",
+            )
+        )
+    lines += [f"note: {n}" for n in result.notes]
+    notes.extend(result.notes)
+    payload = {"run_id": info.id, "synthetic": info.synthetic, **result.to_dict(), "notes": notes}
+    emit(args, payload, "\n".join(lines))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    with open_store(args) as store:
+        info = store.get_run(args.run_id)
+        path = build_report(store, args.run_id, format=args.fmt, out=args.out, key=args.key)
+    text = f"wrote the {args.fmt} report of run {info.id} to {path}"
+    if info.synthetic:
+        text += " (SYNTHETIC DATA)"
+    emit(args, {"run_id": info.id, "format": args.fmt, "path": str(path)}, text)
+    return 0
