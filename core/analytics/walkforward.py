@@ -425,6 +425,8 @@ def walk_forward_calibrate(
             rows.append(row)
             continue
         c_tr, y_tr = conf[train], win[train]
+        if hasattr(cal, "warm_start"):  # consecutive windows share most of their history
+            cal.warm_start(last)
         cal.fit(c_tr, y_tr)
         c_te, y_te = conf[lo_test:hi_test], win[lo_test:hi_test]
         p_te = cal.predict(c_te)
@@ -460,7 +462,10 @@ def walk_forward_calibrate(
     raw_m = in_m = out_m = None
     full: BaseCalibrator | None = None
     if n >= max(min_train, make_calibrator(method, **options).min_samples):
-        full = make_calibrator(method, **options).fit(conf, win)
+        full = make_calibrator(method, **options)
+        if hasattr(full, "warm_start"):
+            full.warm_start(last)
+        full.fit(conf, win)
     if evaluated.any():
         c_ev, y_ev = check_prob_win(conf[evaluated], win[evaluated])
         raw_m = calibration_report(c_ev, y_ev, n_bins=n_bins)
