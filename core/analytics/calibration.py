@@ -26,7 +26,6 @@ and lists; NaN becomes ``None`` and +/-inf the strings ``"inf"``/``"-inf"``
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields
 from typing import Any, Literal, NamedTuple
 
@@ -35,6 +34,7 @@ import pandas as pd
 
 from core.analytics.stats import wilson_interval
 from core.errors import CalibrationError, InsufficientDataError
+from core.jsonsafe import json_safe
 
 __all__ = [
     "BrierDecomposition",
@@ -66,41 +66,6 @@ EXACT_BOOTSTRAP_MAX_DRAWS = 10_000_000
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def json_safe(value: Any) -> Any:
-    """Convert numpy scalars/arrays and non-finite floats to JSON-safe values.
-
-    NaN (and ``None``, ``pd.NaT``) becomes ``None``; +inf/-inf become the strings
-    ``"inf"``/``"-inf"``; numpy arrays and tuples become lists; timestamps become
-    ISO 8601 strings; dicts are converted recursively.
-    """
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return [json_safe(v) for v in value.tolist()]
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        x = float(value)
-        if math.isnan(x):
-            return None
-        if math.isinf(x):
-            return "inf" if x > 0 else "-inf"
-        return x
-    if value is pd.NaT:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if isinstance(value, pd.Timedelta):
-        return value.isoformat()
-    return value
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:

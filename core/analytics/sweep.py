@@ -40,6 +40,7 @@ from scipy import sparse, stats
 
 from core.analytics.stats import wilson_interval
 from core.errors import ConfigError
+from core.jsonsafe import json_safe
 from core.trades import validate_trades
 
 if TYPE_CHECKING:
@@ -87,36 +88,6 @@ _CHUNK = 16_384
 # A chunk holding more segments than this is reduced with a sparse product
 # instead of one dense product per segment (bounds the Python-level loop).
 _MAX_DENSE_PIECES = 256
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` with NaN -> None, +/-inf -> "inf"/"-inf", numpy scalars -> Python.
-
-    Recurses into dicts, lists and tuples; timestamps become ISO 8601 strings.
-    Used by every ``to_dict`` of the sweep, selection and overfitting results.
-    """
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [json_safe(v) for v in value.tolist()]
-    if isinstance(value, pd.Timestamp):
-        return None if pd.isna(value) else value.isoformat()
-    if value is None or value is pd.NaT:
-        return None
-    if isinstance(value, np.bool_ | bool):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        v = float(value)
-        if math.isnan(v):
-            return None
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return v
-    return value
 
 
 def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from core.jsonsafe import json_safe
 from core.store import Store, default_data_dir
 
 __all__ = ["add_common_options", "emit", "json_default", "open_store", "print_table"]
@@ -36,36 +34,11 @@ def open_store(args: argparse.Namespace) -> Store:
 
 
 def json_default(value: Any) -> Any:
-    """``json.dumps`` fallback for numpy, pandas, paths and dataclass-like results."""
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        x = float(value)
-        return x if math.isfinite(x) else (None if math.isnan(x) else ("inf" if x > 0 else "-inf"))
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (pd.Timestamp,)):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, (set, tuple)):
-        return list(value)
-    raise TypeError(f"cannot serialise {type(value).__name__} to JSON")
-
-
-def _clean(value: Any) -> Any:
-    """Replace non-finite floats (which JSON cannot hold) recursively."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, Mapping):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
+    """``json.dumps`` fallback: anything :func:`core.jsonsafe.json_safe` can convert."""
+    converted = json_safe(value)
+    if converted is value:
+        raise TypeError(f"cannot serialise {type(value).__name__} to JSON")
+    return converted
 
 
 def emit(args: argparse.Namespace, payload: Any, text: str | None = None) -> None:
@@ -75,7 +48,7 @@ def emit(args: argparse.Namespace, payload: Any, text: str | None = None) -> Non
             payload = payload.to_dict()
         if isinstance(payload, pd.DataFrame):
             payload = json.loads(payload.to_json(orient="records", date_format="iso"))
-        print(json.dumps(_clean(payload), indent=2, default=json_default, allow_nan=False))
+        print(json.dumps(json_safe(payload), indent=2, default=json_default, allow_nan=False))
     else:
         print(text)
 

@@ -23,18 +23,17 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from core import __version__
 from core.errors import StoreError
+from core.jsonsafe import json_safe
 
 if TYPE_CHECKING:
     from core.backtest import BacktestResult
@@ -81,32 +80,6 @@ def reports_dir(data_dir: str | Path) -> Path:
     ``artifacts/learning_engine`` -> ``artifacts/reports`` (absolute).
     """
     return Path(data_dir).resolve().parent / "reports"
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` with only JSON types: numpy scalars unwrapped, inf -> "inf", NaN -> None."""
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [json_safe(v) for v in value]
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        x = float(value)
-        if math.isnan(x):
-            return None
-        if math.isinf(x):
-            return "inf" if x > 0 else "-inf"
-        return x
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "to_dict"):
-        return json_safe(value.to_dict())
-    return value
 
 
 def build_backtest_report(result: BacktestResult) -> dict[str, Any]:

@@ -26,11 +26,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from core.errors import JobError, ModelNotFoundError, StoreError
 from core.events import EventType, LearningEvent
+from core.jsonsafe import json_safe as _json_safe
 from core.store.db import Store
 
 __all__ = [
@@ -77,33 +77,6 @@ def _finite_or_none(value: Any) -> float | None:
 
 def _dumps(value: Any) -> str:
     return json.dumps(_json_safe(value), sort_keys=True, separators=(",", ":"), allow_nan=False)
-
-
-def _json_safe(value: Any) -> Any:
-    """Plain JSON types; NaN -> None, +-inf -> "inf"/"-inf" (JSON has neither)."""
-    if value is None or isinstance(value, (str, bool)):
-        return value
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if isinstance(value, np.ndarray):
-        return [_json_safe(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return value
-    return str(value)
 
 
 def _event_row(
