@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from core.data import FIELDS, MarketData, generate_synthetic, load_market_data
@@ -144,6 +144,9 @@ prices = st.lists(st.one_of(st.floats(0.01, 1e4), st.just(float("nan"))), min_si
 
 @settings(max_examples=60, deadline=None)
 @given(values=prices, period=st.integers(2, 20))
+@example(
+    values=[0.01, 1.0, 1.4297605652309358, 5244.0], period=2
+)  # all gains: the ratio rounded to 100 + 1e-14
 def test_rsi_stays_in_range(values: list[float], period: int) -> None:
     rsi = wilder_rsi(col(values), period)
     finite = rsi[np.isfinite(rsi)]

@@ -217,9 +217,14 @@ def wilder_rsi(close: np.ndarray, period: int = 14) -> np.ndarray:
 
 
 def _rsi_ratio(avg_gain: np.ndarray, avg_loss: np.ndarray) -> np.ndarray:
+    # The filter's seed is a difference of cumulative sums: an average that is truly
+    # 0 can come out at -1e-13; rounding can also leave the ratio a hair above 100.
+    avg_gain = np.maximum(avg_gain, 0.0)
+    avg_loss = np.maximum(avg_loss, 0.0)
     total = avg_gain + avg_loss
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, 100.0 * avg_gain / np.where(total > 0, total, 1.0), 50.0)
+        rsi = np.where(total > 0, 100.0 * avg_gain / np.where(total > 0, total, 1.0), 50.0)
+    return np.clip(rsi, 0.0, 100.0)  # (100 g) / g can round to 100 + 1e-14
 
 
 def _rsi_filter(
