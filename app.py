@@ -1,7 +1,34 @@
-"""Signal Lab dashboard: the router and frame (pages live in pages/)."""
+"""Signal Lab dashboard: the router and frame.
+
+Run with ``streamlit run app.py`` (or ``make run``). This script only sets the
+page up, draws the shared sidebar (data directory, run picker, confidence key)
+and routes to the pages in ``pages/``; each page reads its widgets, calls
+``core`` and draws.
+"""
 
 import streamlit as st
 
-st.set_page_config(page_title="Signal Lab", page_icon=":material/insights:", layout="wide")
-st.title("Signal Lab")
-st.write("Is your signal's confidence worth trading? The dashboard pages are on their way.")
+from pages import _shared as ui
+
+st.set_page_config(
+    page_title="Signal Lab",
+    page_icon=":material/insights:",
+    layout="wide",
+    initial_sidebar_state="expanded",
+)
+
+PAGES = [
+    st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page("pages/backtest.py", title="Backtest", icon=":material/play_circle:"),
+    st.Page("pages/calibration.py", title="Calibration", icon=":material/tune:"),
+    st.Page("pages/thresholds.py", title="Thresholds", icon=":material/filter_alt:"),
+    st.Page("pages/drift.py", title="Drift", icon=":material/monitor_heart:"),
+    st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
+    st.Page("pages/events.py", title="Events", icon=":material/list_alt:"),
+    st.Page("pages/reports.py", title="Reports", icon=":material/description:"),
+]
+
+page = st.navigation(PAGES)
+with st.sidebar:
+    ui.sidebar()
+page.run()

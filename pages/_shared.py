@@ -1,0 +1,364 @@
+"""What app.py and every page share: cached factories and reads, the sidebar, errors.
+
+Session state holds ids and parameters only (the data directory, the selected
+run id, the confidence key, form choices); frames and results come from the
+caches below, keyed by (data directory, run id, event count, parameters), so a
+run that changes (more events) is never served stale.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core import dashboard as dash
+from core.backtest import BacktestConfig, run_backtest
+from core.errors import DriftError, RunNotFoundError, SignalLabError
+from core.learning import LearningEngine, LearningEngineConfig
+from core.store import Store, default_data_dir
+from core.store.db import RunInfo
+from core.trades import CONFIDENCE_KEYS
+
+DATA_DIR = "data_dir"
+RUN = "run_id"
+KEY = "confidence_key"
+PENDING_RUN = "pending_run_id"
+LAST_BACKTEST = "last_backtest_run_id"
+
+_TTL = 3600  # seconds a cached analysis lives
+
+# --------------------------------------------------------------------------- factories
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def get_engine(data_dir: str) -> LearningEngine:
+    """One learning engine (and its thread-safe store) per data directory."""
+    return LearningEngine(LearningEngineConfig(data_dir=data_dir))
+
+
+def data_dir() -> str:
+    """The data directory chosen in the sidebar."""
+    return st.session_state.get(DATA_DIR) or str(default_data_dir())
+
+
+def engine() -> LearningEngine:
+    return get_engine(data_dir())
+
+
+def store() -> Store:
+    return engine().store
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@contextlib.contextmanager
+def shown_errors(prefix: str = "") -> Iterator[None]:
+    """Turn a :class:`SignalLabError` raised inside the block into ``st.error``.
+
+    The rest of the block is skipped; the page goes on after it. Only our own
+    errors are caught: anything else is a bug and should be seen as one.
+    """
+    try:
+        yield
+    except SignalLabError as exc:
+        st.error(f"{prefix}{dash.describe_errors(exc)}", icon=":material/error:")
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def selected_run() -> RunInfo | None:
+    """The run picked in the sidebar (None when the store has no finished run)."""
+    run_id = st.session_state.get(RUN)
+    if not run_id:
+        return None
+    try:
+        return store().get_run(run_id)
+    except RunNotFoundError:
+        return None
+
+
+def require_run() -> RunInfo:
+    """The selected run, or an explanation and a way out (then the page stops)."""
+    run = selected_run()
+    if run is None:
+        empty_store()
+        st.stop()
+    return run
+
+
+def empty_store() -> None:
+    """What a page shows when there is nothing to analyse: what to do, and a button."""
+    st.info(
+        "There is no finished run to analyse yet. Run the sample backtest (the ensemble on "
+        "real daily prices of five US stocks, 2000–2013, shipped with Signal Lab), set one up "
+        "on the **Backtest** page, or import your own signal log on the **Events** page.",
+        icon=":material/lightbulb:",
+    )
+    if st.button("Run the sample backtest", type="primary", key="empty_run_sample"):
+        run_id = run_backtest_now(None)
+        if run_id is not None:
+            st.rerun()
+
+
+def run_backtest_now(config: Any) -> str | None:
+    """Run a backtest here, with a progress bar and a status line per stage.
+
+    ``config`` is a ``BacktestConfig`` (None: the default sample backtest). On
+    success the new run becomes the selected one (from the next rerun) and its
+    id is returned; on failure the error is shown in plain words and None is
+    returned (a run that failed after it was opened is kept, marked failed by core).
+    """
+    if config is None:
+        config = BacktestConfig()
+    before = {r.id for r in store().list_runs()}
+    bar = st.progress(0.0, text="Starting the backtest…")
+    status = st.status("Running the backtest", expanded=True)
+    seen: list[str] = []
+
+    def progress(stage: str, fraction: float) -> None:
+        overall = dash.overall_progress(stage, fraction)
+        bar.progress(overall, text=f"{dash.STAGE_LABELS.get(stage, stage)} ({overall:.0%})")
+        if not seen or seen[-1] != stage:
+            seen.append(stage)
+            status.write(f"{dash.STAGE_LABELS.get(stage, stage)}…")
+
+    try:
+        result = run_backtest(config, engine=engine(), progress=progress)
+    except SignalLabError as exc:
+        status.update(label="The backtest failed", state="error")
+        failed = [r for r in store().list_runs() if r.id not in before and r.status == "failed"]
+        kept = (
+            " The run is kept in the store, marked failed (see the Overview page)."
+            if failed
+            else " Nothing was recorded."
+        )
+        st.error(f"The backtest failed: {dash.describe_errors(exc)}{kept}", icon=":material/error:")
+        return None
+    bar.progress(1.0, text="Done")
+    status.update(label="Backtest finished", state="complete", expanded=False)
+    st.session_state[PENDING_RUN] = result.run_id
+    st.session_state[LAST_BACKTEST] = result.run_id
+    return result.run_id
+
+
+def sidebar() -> None:
+    """The shared sidebar: data directory, run picker, confidence key."""
+    st.session_state.setdefault(DATA_DIR, str(default_data_dir()))
+    st.session_state.setdefault(KEY, "confidence")
+    st.text_input(
+        "Data directory",
+        key=DATA_DIR,
+        help="Folder of the SQLite store (signal_lab.db). Defaults to $SIGNAL_LAB_DATA_DIR "
+        "or artifacts/learning_engine.",
+    )
+    try:
+        runs = [r for r in store().list_runs() if r.status == "completed"]
+    except SignalLabError as exc:
+        st.error(dash.describe_errors(exc), icon=":material/error:")
+        st.stop()
+    labels = {r.id: dash.run_label(r) for r in runs}
+    pending = st.session_state.pop(PENDING_RUN, None)
+    if pending in labels:
+        st.session_state[RUN] = pending
+    elif st.session_state.get(RUN) not in labels:
+        st.session_state[RUN] = runs[0].id if runs else None
+    if runs:
+        st.selectbox(
+            "Run",
+            list(labels),
+            key=RUN,
+            format_func=labels.__getitem__,
+            help="Every page analyses this run (kind · name · date, UTC).",
+        )
+    else:
+        st.caption("No finished run yet.")
+    st.radio(
+        "Confidence key",
+        CONFIDENCE_KEYS,
+        key=KEY,
+        format_func=dash.KEY_LABELS.__getitem__,
+        help="The score the analyses read: the model's raw confidence, or its calibrated "
+        "probability when the run has one.",
+    )
+
+
+# --------------------------------------------------------------------------- cached reads
+# Keyed by (data directory, run id, event count, parameters): a run whose event
+# count changes is read again. Bounded in entries and time.
+
+
+@st.cache_data(max_entries=4, ttl=_TTL, show_spinner="Loading the run's trades…")
+def load_trades(data_dir: str, run_id: str, n_events: int) -> pd.DataFrame:
+    """The trades frame of a run (``n_events`` only keys the cache)."""
+    return get_engine(data_dir).store.trades_frame(run_id)
+
+
+@st.cache_data(max_entries=8, ttl=_TTL, show_spinner="Preparing the confidence key…")
+def keyed_trades(
+    data_dir: str, run_id: str, n_events: int, key: str
+) -> tuple[pd.DataFrame, str, str | None]:
+    """Trades ready for ``key`` (calibrated out of sample when needed), the key, a note."""
+    return dash.prepare_key(load_trades(data_dir, run_id, n_events), key)
+
+
+@st.cache_data(max_entries=32, ttl=_TTL, show_spinner=False)
+def resolved_key(data_dir: str, run_id: str, n_events: int, key: str) -> tuple[str, str | None]:
+    """The key :func:`keyed_trades` settles on and its note, without copying the frame."""
+    _, used, note = keyed_trades(data_dir, run_id, n_events, key)
+    return used, note
+
+
+def key_for(run: RunInfo) -> str:
+    """The confidence key to use for ``run`` (shows a note when it had to be computed)."""
+    key, note = resolved_key(data_dir(), run.id, run.n_events, st.session_state.get(KEY))
+    if note:
+        st.info(note, icon=":material/info:")
+    return key
+
+
+def trades(run: RunInfo, key: str = "confidence") -> pd.DataFrame:
+    """The run's trades, ready for ``key``."""
+    return keyed_trades(data_dir(), run.id, run.n_events, key)[0]
+
+
+@st.cache_data(max_entries=16, ttl=_TTL, show_spinner=False)
+def cached_overview(data_dir: str, run_id: str, n_events: int) -> dash.RunOverview:
+    s = get_engine(data_dir).store
+    return dash.run_overview(s, run_id, trades=load_trades(data_dir, run_id, n_events))
+
+
+@st.cache_data(max_entries=8, ttl=_TTL, show_spinner="Preparing the trades…")
+def cached_book(data_dir: str, run_id: str, n_events: int, key: str) -> dash.BookArrays:
+    return dash.book_arrays(keyed_trades(data_dir, run_id, n_events, key)[0], key=key)
+
+
+@st.cache_data(max_entries=8, ttl=_TTL, show_spinner="Computing confidence statistics…")
+def cached_calibration(
+    data_dir: str, run_id: str, n_events: int, key: str, n_bins: int, strategy: str
+) -> dash.CalibrationView:
+    frame = keyed_trades(data_dir, run_id, n_events, key)[0]
+    return dash.calibration_view(frame, key=key, n_bins=n_bins, strategy=strategy)
+
+
+@st.cache_data(max_entries=8, ttl=_TTL, show_spinner="Fitting calibrators walk-forward…")
+def cached_comparison(
+    data_dir: str,
+    run_id: str,
+    n_events: int,
+    methods: tuple[str, ...],
+    n_windows: int,
+    min_train: int,
+) -> dash.CalibratorComparison:
+    frame = load_trades(data_dir, run_id, n_events)
+    return dash.compare_calibrators(
+        frame, methods=methods, n_windows=n_windows, min_train=min_train
+    )
+
+
+@st.cache_data(max_entries=8, ttl=_TTL, show_spinner="Sweeping thresholds…")
+def cached_thresholds(
+    data_dir: str,
+    run_id: str,
+    n_events: int,
+    key: str,
+    mode: str,
+    objective: str,
+    min_trades: int,
+    cost_bps: float,
+) -> dash.ThresholdView:
+    frame = keyed_trades(data_dir, run_id, n_events, key)[0]
+    return dash.threshold_view(
+        frame, key=key, mode=mode, objective=objective, min_trades=min_trades, cost_bps=cost_bps
+    )
+
+
+@st.cache_data(max_entries=8, ttl=_TTL, show_spinner="Comparing windows with the baseline…")
+def cached_drift(
+    data_dir: str,
+    run_id: str,
+    n_events: int,
+    model_name: str,
+    baseline_id: int,
+    window: int | str,
+    settings: tuple[tuple[str, float], ...],
+) -> dash.DriftTimeline:
+    """``baseline_id`` keys the cache: setting a new baseline recomputes."""
+    engine = get_engine(data_dir)
+    record = dash.baseline_record(engine, model_name)
+    if record is None or record.id != baseline_id:
+        raise DriftError(f"model {model_name!r} has no baseline #{baseline_id}; set one first")
+    frame = keyed_trades(data_dir, run_id, n_events, record.key)[0]
+    return dash.drift_timeline(
+        frame,
+        record,
+        window=window,
+        thresholds=dash.DriftThresholds(**dict(settings)),
+        run_id=run_id,
+    )
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def metric_columns(frame: pd.DataFrame) -> dict[str, Any]:
+    """``st.column_config`` for a :func:`core.dashboard.metrics_table` frame."""
+    config: dict[str, Any] = {}
+    for col in frame.columns:
+        label, kind = dash.METRIC_LABELS.get(str(col), (str(col).replace("_", " "), "ratio"))
+        fmt = {"count": "%d", "share": "%.1f%%", "pct": "%.3f", "ratio": "%.3f"}[kind]
+        config[str(col)] = st.column_config.NumberColumn(label, format=fmt)
+    return config
+
+
+def show_metrics(metrics: pd.DataFrame) -> None:
+    """A baseline / filtered / difference metrics table, formatted."""
+    table = dash.metrics_table(metrics)
+    st.dataframe(table, column_config=metric_columns(table), width="stretch")
+
+
+def headline(metrics: pd.DataFrame, *, column: str = "filtered") -> None:
+    """Four ``st.metric`` cards: trades, win rate, mean return, Sharpe (delta vs all trades)."""
+    cards = (
+        ("n_trades", "Trades", "{:,.0f}"),
+        ("win_rate", "Win rate", "{:.1%}"),
+        ("mean_return_pct", "Mean return / trade", "{:.3f} %"),
+        ("sharpe_per_trade", "Sharpe / trade", "{:.3f}"),
+    )
+    cols = st.columns(len(cards))
+    for box, (metric, label, fmt) in zip(cols, cards, strict=True):
+        if metric not in metrics.index:
+            box.metric(label, "—")
+            continue
+        value = dash.metric_value(metrics.loc[metric, column])
+        delta = None
+        if column != "baseline" and "improvement" in metrics.columns:
+            diff = dash.metric_value(metrics.loc[metric, "improvement"])
+            if pd.notna(diff):
+                delta = {"win_rate": f"{diff * 100:+.1f} pts", "n_trades": f"{diff:+,.0f}"}.get(
+                    metric, f"{diff:+.3f}"
+                )
+        box.metric(label, fmt.format(value) if pd.notna(value) else "—", delta=delta)
+
+
+def drift_columns() -> dict[str, Any]:
+    """``st.column_config`` for :func:`core.dashboard.drift_table`."""
+    num = st.column_config.NumberColumn
+    return {
+        "window_start": st.column_config.DatetimeColumn("From (UTC)", format="YYYY-MM-DD"),
+        "window_end": st.column_config.DatetimeColumn("To (UTC)", format="YYYY-MM-DD"),
+        "n": num("Trades", format="%d"),
+        "psi": num("PSI", format="%.3f"),
+        "ks_p": num("KS p-value", format="%.3g"),
+        "win_rate": num("Win rate (%)", format="%.1f"),
+        "brier": num("Brier", format="%.4f"),
+        "ece": num("ECE", format="%.4f"),
+        "mean_return": num("Mean return (%)", format="%.3f"),
+        "sharpe": num("Sharpe / trade", format="%.3f"),
+        "severity": st.column_config.TextColumn("Severity"),
+    }

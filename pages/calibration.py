@@ -1,0 +1,179 @@
+"""Calibration: is the confidence informative, is it calibrated, and what would calibrate it?"""
+
+import streamlit as st
+
+from core import dashboard as dash
+from pages import _shared as ui
+
+st.title("Calibration")
+run = ui.require_run()
+st.caption(dash.run_label(run))
+key = ui.key_for(run)
+label = dash.KEY_LABELS[key]
+
+with st.sidebar.expander("Calibration settings"):
+    n_bins = st.slider(
+        "Bins", 5, 20, 10, key="cal_bins", help="Bins of the tables and the diagram."
+    )
+    strategy = st.radio(
+        "Reliability bins",
+        ["uniform", "quantile"],
+        key="cal_strategy",
+        format_func={"uniform": "Equal width", "quantile": "Equal count"}.__getitem__,
+        horizontal=True,
+    )
+
+view = None
+with ui.shown_errors():
+    view = ui.cached_calibration(ui.data_dir(), run.id, run.n_events, key, n_bins, strategy)
+if view is None:
+    st.stop()
+a = view.analysis
+
+# --- Is the score informative? ---------------------------------------------------------
+st.subheader(f"Is the {label.lower()} informative?")
+s = a.summary
+cols = st.columns(7)
+cols[0].metric("Trades scored", f"{s.count:,}")
+cols[1].metric("Mean", f"{s.mean:.3f}")
+cols[2].metric("Median", f"{s.q50:.3f}")
+cols[3].metric("Std", f"{s.std:.3f}")
+cols[4].metric("5th pct", f"{s.q05:.3f}")
+cols[5].metric("95th pct", f"{s.q95:.3f}")
+cols[6].metric("At 0 or 1", f"{s.share_zero + s.share_one:.1%}")
+
+st.markdown("**Correlation with the outcome** (95 % intervals, Fisher's z)")
+st.dataframe(
+    a.correlations.to_frame(),
+    hide_index=True,
+    width="stretch",
+    column_order=["target", "method", "estimate", "ci_low", "ci_high", "p_value", "n"],
+    column_config={
+        "target": st.column_config.TextColumn("Against"),
+        "method": st.column_config.TextColumn("Method"),
+        "estimate": st.column_config.NumberColumn("Coefficient", format="%.3f"),
+        "ci_low": st.column_config.NumberColumn("CI low", format="%.3f"),
+        "ci_high": st.column_config.NumberColumn("CI high", format="%.3f"),
+        "p_value": st.column_config.NumberColumn("p-value", format="%.3g"),
+        "n": st.column_config.NumberColumn("Trades", format="%d"),
+    },
+)
+st.plotly_chart(view.deciles, key="deciles_chart")
+with st.expander("Decile table"):
+    st.dataframe(
+        dash.bin_table_display(a.deciles),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            name: st.column_config.NumberColumn(title, format=fmt)
+            for name, (title, fmt) in dash.BIN_TABLE_FORMATS.items()
+        },
+    )
+
+# --- Is it calibrated? -------------------------------------------------------------------
+st.subheader("Is it calibrated?")
+m = a.calibration
+ece_ci = None
+if m.ece_low is not None and m.ece_high is not None:
+    ece_ci = f"95 % CI {m.ece_low:.3f} – {m.ece_high:.3f}"
+cols = st.columns(4)
+cols[0].metric(
+    "ECE",
+    f"{m.ece:.3f}",
+    help="Expected calibration error: |observed win rate − predicted| per bin, weighted by trades.",
+)
+cols[1].metric("MCE", f"{m.mce:.3f}", help="Maximum calibration error over the bins.")
+cols[2].metric(
+    "Brier score",
+    f"{m.brier:.3f}",
+    help="Mean squared error of the probability; 0.25 is a coin flip.",
+)
+cols[3].metric("Log loss", f"{m.log_loss:.3f}", help="Mean negative log-likelihood (natural log).")
+st.caption(
+    (f"ECE {ece_ci} (bootstrap); " if ece_ci else "")
+    + f"base win rate {m.base_rate:.1%} over {m.n:,} trades."
+)
+st.plotly_chart(view.reliability, key="reliability_chart")
+st.plotly_chart(view.over_time, key="over_time_chart")
+
+# --- What would calibrate it? --------------------------------------------------------------
+st.subheader("What would calibrate it?")
+st.caption(
+    "Each calibrator maps the raw confidence to a probability. It is fitted walk-forward: on the "
+    "trades whose outcome was known before each test window, and scored on that window only. "
+    "In-sample figures (fitted and scored on the same trades) are shown beside them for contrast."
+)
+with st.form("calibrators"):
+    methods = st.multiselect(
+        "Calibrators", dash.CALIBRATION_METHODS, default=["platt", "isotonic"], key="cal_methods"
+    )
+    c1, c2 = st.columns(2)
+    n_windows = c1.slider("Walk-forward windows", 3, 20, 8, key="cal_windows")
+    min_train = c2.number_input(
+        "Fewest training trades per fit", 20, 100_000, 200, step=50, key="cal_min_train"
+    )
+    fitted = st.form_submit_button("Fit walk-forward", type="primary", key="cal_fit_submit")
+if fitted:
+    st.session_state["cal_fit"] = (tuple(methods), int(n_windows), int(min_train))
+params = st.session_state.get("cal_fit")
+if params:
+    with ui.shown_errors():
+        comparison = ui.cached_comparison(ui.data_dir(), run.id, run.n_events, *params)
+        st.dataframe(
+            comparison.table,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "method": "Calibrator",
+                "sample": st.column_config.TextColumn(
+                    "Scored",
+                    help="raw: the uncalibrated score; in_sample: fitted on every trade and "
+                    "scored on them; out_of_sample: walk-forward (fitted on earlier trades only).",
+                ),
+                "n": st.column_config.NumberColumn("Trades", format="%d"),
+                "ece": st.column_config.NumberColumn("ECE", format="%.4f"),
+                "mce": st.column_config.NumberColumn("MCE", format="%.3f"),
+                "brier": st.column_config.NumberColumn("Brier", format="%.4f"),
+                "log_loss": st.column_config.NumberColumn("Log loss", format="%.4f"),
+            },
+        )
+        st.plotly_chart(comparison.figure, key="calibrators_chart")
+        if comparison.best:
+            st.success(
+                f"Lowest out-of-sample Brier score: **{comparison.best}**.", icon=":material/star:"
+            )
+        st.markdown("**Register a calibrator as a model version**")
+        names = list(comparison.results)
+        with st.form("register"):
+            c1, c2 = st.columns(2)
+            chosen = c1.selectbox(
+                "Calibrator",
+                names,
+                index=names.index(comparison.best) if comparison.best in names else 0,
+                key="cal_register_method",
+            )
+            name = c2.text_input(
+                "Model name", value="confidence-calibrator", key="cal_register_name"
+            )
+            note = st.text_input("Note (optional)", key="cal_register_note")
+            register = st.form_submit_button("Register model version", key="cal_register_submit")
+        if register:
+            with ui.shown_errors("Could not register the model: "):
+                version = dash.register_calibrator(
+                    ui.engine(),
+                    comparison,
+                    method=chosen,
+                    name=name,
+                    run_id=run.id,
+                    note=note or None,
+                )
+                st.success(
+                    f"Registered **{version.name}** version {version.version} "
+                    f"(stage: {version.stage}). Evaluate and promote it on the Models page.",
+                    icon=":material/check:",
+                )
+                st.page_link(
+                    "pages/models.py",
+                    label="Open the model registry",
+                    icon=":material/inventory_2:",
+                )

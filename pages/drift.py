@@ -1,0 +1,267 @@
+"""Drift: is the signal still working? A baseline, windows against it, alerts."""
+
+import pandas as pd
+import streamlit as st
+
+from core import dashboard as dash
+from pages import _shared as ui
+
+st.title("Drift")
+run = ui.require_run()
+st.caption(dash.run_label(run))
+key = ui.key_for(run)
+engine = ui.engine()
+
+# --- Detector settings (shared by the baseline, the timeline and the checks) ---------------
+with st.sidebar.expander("Detector settings"):
+    d = dash.DriftThresholds()
+    psi_w = st.number_input("PSI warning", 0.01, 5.0, d.psi_warning, step=0.01, key="drift_psi_w")
+    psi_c = st.number_input("PSI critical", 0.01, 5.0, d.psi_critical, step=0.01, key="drift_psi_c")
+    ks_w = st.number_input(
+        "KS p-value warning",
+        0.0002,
+        0.5,
+        d.ks_p_warning,
+        step=0.01,
+        format="%.4f",
+        key="drift_ks_w",
+    )
+    ks_c = st.number_input(
+        "KS p-value critical",
+        0.0001,
+        0.5,
+        d.ks_p_critical,
+        step=0.005,
+        format="%.4f",
+        key="drift_ks_c",
+    )
+    wr_p = st.number_input(
+        "Win-rate drop p warning",
+        0.0002,
+        0.5,
+        d.win_rate_p_warning,
+        step=0.01,
+        format="%.4f",
+        key="drift_wr_w",
+    )
+    wr_drop = st.number_input(
+        "Smallest win-rate drop (pts)",
+        0.0,
+        50.0,
+        d.win_rate_min_drop * 100,
+        step=0.5,
+        key="drift_wr_drop",
+    )
+    ece_w = st.number_input(
+        "ECE increase warning",
+        0.001,
+        1.0,
+        d.ece_warning,
+        step=0.005,
+        format="%.3f",
+        key="drift_ece_w",
+    )
+    ece_c = st.number_input(
+        "ECE increase critical",
+        0.001,
+        1.0,
+        d.ece_critical,
+        step=0.005,
+        format="%.3f",
+        key="drift_ece_c",
+    )
+    br_w = st.number_input(
+        "Brier increase warning",
+        0.001,
+        1.0,
+        d.brier_warning,
+        step=0.005,
+        format="%.3f",
+        key="drift_brier_w",
+    )
+    br_c = st.number_input(
+        "Brier increase critical",
+        0.001,
+        1.0,
+        d.brier_critical,
+        step=0.005,
+        format="%.3f",
+        key="drift_brier_c",
+    )
+settings = (
+    ("psi_warning", psi_w),
+    ("psi_critical", psi_c),
+    ("ks_p_warning", ks_w),
+    ("ks_p_critical", ks_c),
+    ("win_rate_p_warning", wr_p),
+    ("win_rate_p_critical", min(d.win_rate_p_critical, wr_p)),
+    ("win_rate_min_drop", wr_drop / 100.0),
+    ("ece_warning", ece_w),
+    ("ece_critical", ece_c),
+    ("brier_warning", br_w),
+    ("brier_critical", br_c),
+)
+thresholds = None
+with ui.shown_errors("Detector settings are not valid: "):
+    thresholds = dash.DriftThresholds(**dict(settings))
+if thresholds is None:
+    st.stop()
+
+# --- Baseline -------------------------------------------------------------------------------
+st.subheader("Baseline")
+c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
+model_name = (
+    c1.text_input(
+        "Model",
+        value="signal",
+        key="drift_model",
+        help="Baselines and alerts are kept per model name.",
+    ).strip()
+    or "signal"
+)
+share = c2.slider(
+    "Baseline: the first part of this run (%)",
+    10,
+    90,
+    30,
+    step=5,
+    key="drift_share",
+    help="The trades later windows are compared with.",
+)
+if c3.button("Set baseline", type="primary", key="drift_set"):
+    with ui.shown_errors("Could not set the baseline: "):
+        record = dash.set_baseline(
+            engine,
+            model_name=model_name,
+            run_id=run.id,
+            trades=ui.trades(run, key),
+            share=share / 100.0,
+            key=key,
+            thresholds=thresholds,
+        )
+        st.toast(
+            f"Baseline #{record.id} set for {model_name}: {record.n:,} trades.",
+            icon=":material/check:",
+        )
+record = dash.baseline_record(engine, model_name)
+if record is None:
+    st.info(
+        f"Model **{model_name}** has no baseline yet. Set one from the first part of this run; the "
+        "rest of the run (or any later run) is then compared with it window by window.",
+        icon=":material/info:",
+    )
+    st.stop()
+st.caption(dash.describe_baseline(record))
+
+# --- Windows over time ------------------------------------------------------------------------
+st.subheader("Windows against the baseline")
+c1, c2 = st.columns(2)
+window_kind = c1.radio("Window by", ["trades", "time"], key="drift_window_kind", horizontal=True)
+if window_kind == "trades":
+    window = int(
+        c2.number_input(
+            "Trades per window",
+            30,
+            1_000_000,
+            dash.default_window(run.n_signals),
+            step=10,
+            key="drift_window_trades",
+        )
+    )
+else:
+    window = c2.selectbox(
+        "Window length", ["30D", "90D", "180D", "365D"], index=2, key="drift_window_time"
+    )
+
+with ui.shown_errors():
+    timeline = ui.cached_drift(
+        ui.data_dir(), run.id, run.n_events, model_name, record.id, window, settings
+    )
+    counts = timeline.frame["severity"].value_counts()
+    m1, m2, m3 = st.columns(3)
+    m1.metric("Windows", f"{len(timeline.frame):,}")
+    m2.metric("Warning", f"{int(counts.get('warning', 0)):,}")
+    m3.metric("Critical", f"{int(counts.get('critical', 0)):,}")
+    st.plotly_chart(dash.drift_figure(timeline), key="drift_chart")
+    with st.expander("Windows"):
+        st.dataframe(
+            dash.drift_table(timeline),
+            hide_index=True,
+            width="stretch",
+            column_config=ui.drift_columns(),
+        )
+
+# --- Check one window and record alerts ---------------------------------------------------
+st.subheader("Check the current window")
+trades = ui.trades(run, key)
+if len(trades):
+    first = trades["entry_time"].iloc[0].to_pydatetime().date()
+    last = trades["entry_time"].iloc[-1].to_pydatetime().date()
+    default_start = (
+        record.window_end.date()
+        if record.window_end is not None and record.run_id == run.id
+        else first
+    )
+    default_start = min(max(default_start, first), last)
+    c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
+    start = c1.date_input(
+        "From (UTC)", value=default_start, min_value=first, max_value=last, key="drift_from"
+    )
+    end = c2.date_input(
+        "To (UTC, inclusive)", value=last, min_value=first, max_value=last, key="drift_to"
+    )
+    if c3.button("Check and record alerts", key="drift_check"):
+        with ui.shown_errors("Could not check drift: "):
+            check, findings = dash.check_window(
+                engine,
+                model_name=model_name,
+                run_id=run.id,
+                start=pd.Timestamp(start, tz="UTC"),
+                end=pd.Timestamp(end, tz="UTC") + pd.Timedelta(days=1),
+                thresholds=thresholds,
+            )
+            st.markdown(
+                f"Severity **{check.severity}** · {len(check.new_alert_ids)} new alert(s), "
+                f"{len(check.existing_alert_ids)} already recorded for this window."
+            )
+            st.dataframe(
+                findings,
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "baseline_value": st.column_config.NumberColumn("Baseline", format="%.4g"),
+                    "current_value": st.column_config.NumberColumn("Current", format="%.4g"),
+                    "statistic": st.column_config.NumberColumn("Statistic", format="%.4g"),
+                    "p_value": st.column_config.NumberColumn("p-value", format="%.3g"),
+                    "message": st.column_config.TextColumn("What it means", width="large"),
+                },
+            )
+
+# --- Alerts --------------------------------------------------------------------------------
+st.subheader("Alerts")
+with ui.shown_errors():
+    alerts = dash.alerts_table(engine)
+    if alerts is None or alerts.empty:
+        st.caption("No alerts recorded.")
+    else:
+        st.dataframe(
+            alerts,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "created": st.column_config.DatetimeColumn(
+                    "Raised (UTC)", format="YYYY-MM-DD HH:mm"
+                ),
+                "window_start": st.column_config.DatetimeColumn("From", format="YYYY-MM-DD"),
+                "window_end": st.column_config.DatetimeColumn("To", format="YYYY-MM-DD"),
+                "message": st.column_config.TextColumn("Message", width="large"),
+                "acknowledged": st.column_config.CheckboxColumn("Acknowledged"),
+            },
+        )
+        open_ids = alerts.loc[~alerts["acknowledged"].astype(bool), "id"].tolist()
+        if open_ids:
+            a1, a2 = st.columns([3, 1], vertical_alignment="bottom")
+            alert_id = a1.selectbox("Alert to acknowledge", open_ids, key="drift_ack_id")
+            if a2.button("Acknowledge", key="drift_ack"):
+                dash.acknowledge_alert(engine, alert_id)
+                st.rerun()
