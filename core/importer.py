@@ -27,6 +27,7 @@ import pandas as pd
 from core.errors import ImportFileError, RowError
 from core.events import outcome_rows, signal_rows
 from core.store import Store
+from core.store.db import trades_table
 
 __all__ = ["ALIASES", "ImportResult", "import_signal_log", "read_signal_log"]
 
@@ -319,7 +320,7 @@ def import_signal_log(
     outcomes = pd.DataFrame(
         {
             "signal_id": ids[good].astype(str).to_numpy()[order],
-            "ts": outcome_ts.to_numpy()[order],
+            "ts": outcome_ts.iloc[order].to_numpy(dtype="datetime64[ns]"),
             "symbol": signals["symbol"].to_numpy(),
             "return_pct": ret[good][order],
             "confidence_used": signals["confidence"].to_numpy(),
@@ -347,7 +348,9 @@ def import_signal_log(
         store.insert_event_rows(_with_run(sig_rows, run_id), conn=conn)
         store.insert_event_rows(_with_run(out_rows, run_id), conn=conn)
         store.finish_run(run_id, status="completed", conn=conn)
-    store.refresh_snapshot(run_id)
+        # The trades are in memory: snapshot them in the same transaction.
+        table = trades_table(signals, outcomes, tuple(features))
+        store.write_snapshot(run_id, table, n_events=len(sig_rows) + len(out_rows), conn=conn)
     say(f"imported run {run_id}")
     return ImportResult(run_id=run_id, **result)
 

@@ -146,3 +146,13 @@ def test_a_large_import_round_trips(tmp_path, data_dir):
     assert len(trades) == n
     np.testing.assert_allclose(trades["return_pct"], frame["return_pct"])
     np.testing.assert_allclose(trades["feat"], frame["feat"])
+
+
+def test_the_import_snapshot_equals_a_read_from_the_events(tmp_path, store):
+    text = GOOD + "2020-01-06,AAPL,0.61,2.0,short,,0.5\n"  # a tie on time; no holding days
+    result = import_signal_log(_write(tmp_path, text), store=store)
+    snapshot = store.trades_frame(result.run_id)
+    with store.write() as conn:
+        conn.execute("DELETE FROM trade_snapshots")
+    from_events = store.trades_frame(result.run_id)
+    pd.testing.assert_frame_equal(snapshot, from_events)

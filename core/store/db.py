@@ -514,15 +514,36 @@ class Store:
         self, run_id: str, feature_keys: tuple[str, ...], n_events: int
     ) -> pa.Table:
         table = _read_trades_arrow(self.conn, run_id, feature_keys)
+        self.write_snapshot(run_id, table, n_events=n_events)
+        return table
+
+    def write_snapshot(
+        self,
+        run_id: str,
+        table: pa.Table,
+        *,
+        n_events: int,
+        conn: sqlite3.Connection | None = None,
+    ) -> None:
+        """Store a run's trades (as :func:`trades_table` builds them) as its snapshot.
+
+        ``n_events`` is the run's event count the snapshot stands for; a later
+        change of that count makes :meth:`trades_frame` rebuild it from the events.
+        Pass ``conn`` to write inside an open transaction (an import writes its
+        events and their snapshot together).
+        """
         buffer = io.BytesIO()
         pq.write_table(table, buffer, compression="lz4")
-        with self.write() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO trade_snapshots (run_id, n_events, n_trades, built, parquet) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (run_id, n_events, table.num_rows, _now_iso(), buffer.getvalue()),
-            )
-        return table
+        row = (run_id, n_events, table.num_rows, _now_iso(), buffer.getvalue())
+        sql = (
+            "INSERT OR REPLACE INTO trade_snapshots (run_id, n_events, n_trades, built, parquet) "
+            "VALUES (?, ?, ?, ?, ?)"
+        )
+        if conn is not None:
+            conn.execute(sql, row)
+        else:
+            with self.write() as c:
+                c.execute(sql, row)
 
     def refresh_snapshot(self, run_id: str) -> None:
         """Build (or rebuild) the trades snapshot of a finished run."""
@@ -573,6 +594,52 @@ def _read_trades_arrow(
         {
             name: pa.array(col, type=kinds.get(name, pa.float64()))
             for name, col in zip(names, cols, strict=True)
+        }
+    )
+
+
+def _epoch_ns(times: pd.Series) -> np.ndarray:
+    """Nanoseconds since the epoch, whatever resolution pandas parsed the times at."""
+    return pd.to_datetime(times, utc=True).astype("datetime64[ns, UTC]").array.asi8
+
+
+def trades_table(
+    signals: pd.DataFrame, outcomes: pd.DataFrame, feature_keys: tuple[str, ...] = ()
+) -> pa.Table:
+    """The trades of a run as the store would read them back, from the frames written.
+
+    ``signals`` and ``outcomes`` are the frames given to
+    :func:`core.events.signal_rows` and :func:`core.events.outcome_rows` (one
+    outcome per signal id); the result has the columns, types and order
+    (entry time, then signal id) of the join in SQLite, so a run written in one
+    go gets its snapshot without reading everything back.
+    """
+    joined = signals.merge(
+        outcomes[["signal_id", "ts", "return_pct"]].rename(columns={"ts": "exit_ts"}),
+        on="signal_id",
+        how="inner",
+        validate="one_to_one",
+    )
+    entry = _epoch_ns(joined["ts"])
+    order = np.lexsort((joined["signal_id"].astype(str).to_numpy(), entry))
+    joined = joined.iloc[order]
+
+    def floats(name: str) -> pa.Array:
+        if name not in joined:
+            return pa.array(np.full(len(joined), np.nan), type=pa.float64())
+        values = pd.to_numeric(joined[name], errors="coerce").to_numpy(dtype=np.float64)
+        return pa.array(values, type=pa.float64(), from_pandas=True)
+
+    return pa.table(
+        {
+            "signal_id": pa.array(joined["signal_id"].astype(str).to_numpy(), type=pa.string()),
+            "entry_ns": pa.array(entry[order], type=pa.int64()),
+            "exit_ns": pa.array(_epoch_ns(joined["exit_ts"]), type=pa.int64()),
+            "symbol": pa.array(joined["symbol"].astype(str).to_numpy(), type=pa.string()),
+            "side": pa.array(joined["side"].to_numpy(dtype=np.int8), type=pa.int8()),
+            **{name: floats(name) for name in _FLOAT_COLUMNS},
+            "win": pa.array((joined["return_pct"].to_numpy(dtype=np.float64) > 0).astype(np.int8)),
+            **{key: floats(key) for key in feature_keys},
         }
     )
 
