@@ -19,11 +19,13 @@ from core.figures import (
     calibrator_comparison,
     confidence_over_time,
     decile_bars,
+    drift_chart,
     equity_curves,
     reliability_diagram,
     sample_comparison_chart,
     sweep_chart,
 )
+from core.lifecycle.drift_stats import DriftThresholds, baseline_from_trades, rolling_drift
 
 
 def seeded_trades(n: int = 1_500, *, seed: int = 7) -> pd.DataFrame:
@@ -288,14 +290,49 @@ def test_sample_comparison_chart(trades):
         sample_comparison_chart(analysis.sample_comparison(), metrics=("nope",))
 
 
+def test_drift_chart(trades):
+    baseline = baseline_from_trades(trades.iloc[:500])
+    t = DriftThresholds()
+    frame = rolling_drift(trades, baseline, window=250, thresholds=t)
+    fig = drift_chart(frame, baseline, t, baseline_end=baseline.end)
+    assert title(fig).startswith("Drift against the baseline — Confidence")
+    assert names(fig) == ["PSI", "KS p-value", "Win rate (%)", "Brier score", "ECE"]
+    assert [a.text for a in fig.layout.annotations][2] == "Win rate (%)"
+    np.testing.assert_allclose(fig.data[2].y, frame["win_rate"] * 100.0)
+    assert fig.layout.xaxis5.title.text == "Window end (entry time, UTC)"
+    # Warning and critical levels on 4 panels, 3 baseline values, the baseline's end on 5.
+    dashed = [s for s in fig.layout.shapes if s.line.dash == "dash"]
+    assert len(dashed) == 8 and len(fig.layout.shapes) == 8 + 3 + 5
+    assert min(s.y0 for s in dashed if s.yref == "y") == t.psi_warning
+    assert len(drift_chart(frame, baseline, t).layout.shapes) == 8 + 3
+    assert_hover(fig)
+    assert "trades" in fig.data[0].hovertemplate and "window" in fig.data[0].hovertemplate
+    marked = frame.assign(psi_severity=["critical"] + ["ok"] * (len(frame) - 1))
+    colours = drift_chart(marked, baseline, t).data[0].marker.color
+    assert colours[0] == "#cf222e" and set(colours[1:]) == {"#1f6feb"}
+    assert set(
+        drift_chart(frame.drop(columns="ece_severity"), baseline, t).data[4].marker.color
+    ) == {"#1f6feb"}
+    with pytest.raises(ConfigError, match="psi"):
+        drift_chart(frame.drop(columns="psi"), baseline, t)
+    assert title(drift_chart(frame, baseline, t, title="Mine")) == "Mine"
+
+
 def test_figures_serialise_to_json(trades):
     """Every figure is plain JSON (what Streamlit and the HTML report embed)."""
     curve = reliability_curve(trades["confidence"], trades["win"])
+    baseline = baseline_from_trades(trades.iloc[:500])
     for fig in (
         reliability_diagram(curve, histogram_of=trades["confidence"]),
         decile_bars(quantile_table(trades, bootstrap=False)),
         confidence_over_time(trades),
         sweep_chart(threshold_sweep(trades), metric="profit_factor"),
+        drift_chart(
+            rolling_drift(trades, baseline, window=250),
+            baseline,
+            DriftThresholds(),
+            baseline_end=baseline.end,
+        ),
     ):
         spec = json.loads(fig.to_json())
         assert spec["layout"]["title"]["text"]

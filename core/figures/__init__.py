@@ -14,6 +14,7 @@ builder                            input
 :func:`sweep_chart`                ``SweepResult`` (+ ``ThresholdChoice``, walk-forward)
 :func:`equity_curves`              equity per book, date index
 :func:`sample_comparison_chart`    in-sample / out-of-sample table
+:func:`drift_chart`                ``rolling_drift`` frame, its baseline and thresholds
 =================================  ==================================================
 """
 
@@ -23,6 +24,7 @@ from core.figures.confidence import (
     decile_bars,
     reliability_diagram,
 )
+from core.figures.drift import drift_chart
 from core.figures.thresholds import (
     SWEEP_METRICS,
     equity_curves,
@@ -35,6 +37,7 @@ __all__ = [
     "calibrator_comparison",
     "confidence_over_time",
     "decile_bars",
+    "drift_chart",
     "equity_curves",
     "reliability_diagram",
     "sample_comparison_chart",

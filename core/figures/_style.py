@@ -12,7 +12,8 @@ GREY = "#8c959f"
 GREEN = "#2da44e"
 RED = "#cf222e"
 PURPLE = "#8250df"
-PALETTE: tuple[str, ...] = (BLUE, ORANGE, GREEN, PURPLE, RED, "#bf8700", "#1b7c83")
+AMBER = "#bf8700"
+PALETTE: tuple[str, ...] = (BLUE, ORANGE, GREEN, PURPLE, RED, AMBER, "#1b7c83")
 BAND = "rgba(31,111,235,0.16)"
 
 #: How the confidence keys read on a chart.

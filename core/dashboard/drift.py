@@ -1,0 +1,191 @@
+"""The Drift page: a model's baseline, a run's windows against it, checks and alerts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from core import figures
+from core.dashboard.labels import KEY_LABELS
+from core.errors import DriftError, InsufficientDataError, ValidationError
+from core.lifecycle.drift_stats import DriftBaseline, DriftThresholds, rolling_drift
+from core.trades import validate_trades
+
+__all__ = [
+    "DriftThresholds",
+    "DriftTimeline",
+    "acknowledge_alert",
+    "alerts_table",
+    "baseline_record",
+    "check_window",
+    "default_window",
+    "describe_baseline",
+    "drift_figure",
+    "drift_table",
+    "drift_timeline",
+    "lifecycle_available",
+    "set_baseline",
+]
+
+
+def lifecycle_available(engine: Any) -> bool:
+    """Whether the learning engine offers the model lifecycle."""
+    return hasattr(engine, "lifecycle")
+
+
+def set_baseline(
+    engine: Any,
+    *,
+    model_name: str,
+    run_id: str,
+    trades: pd.DataFrame,
+    share: float,
+    key: str = "confidence",
+    thresholds: DriftThresholds | None = None,
+) -> Any:
+    """Store the drift baseline of ``model_name``: the first ``share`` of a run's trades.
+
+    Returns the stored :class:`~core.store.lifecycle.BaselineRecord`.
+    """
+    if not 0.0 < share <= 1.0:
+        raise ValidationError(f"baseline share must lie in (0, 1], got {share!r}")
+    usable = validate_trades(trades, key=key)
+    cut = max(round(len(usable) * share), 1)
+    return engine.set_drift_baseline(
+        model_name.strip() or "signal", run_id, key=key, trades=usable.iloc[:cut],
+        thresholds=thresholds,
+    )  # fmt: skip
+
+
+def baseline_record(engine: Any, model_name: str) -> Any | None:
+    """The active baseline record of ``model_name``, or None when it has none."""
+    try:
+        return engine.lifecycle.drift.baseline_record(model_name)
+    except DriftError:
+        return None
+
+
+def describe_baseline(record: Any) -> str:
+    """One line about a stored baseline, for a caption."""
+    when = ""
+    if record.window_start is not None and record.window_end is not None:
+        when = f", {record.window_start:%Y-%m-%d} → {record.window_end:%Y-%m-%d}"
+    return (
+        f"Baseline of model **{record.model_name}** (#{record.id}): {record.n:,} trades of run "
+        f"`{record.run_id}`{when}, on {KEY_LABELS.get(record.key, record.key).lower()}; set "
+        f"{record.created:%Y-%m-%d %H:%M} UTC."
+    )
+
+
+def default_window(n_trades: int) -> int:
+    """Trades per drift window: an eighth of the run, between 100 and 2,000, a multiple of 10.
+
+    Fewer than about 100 trades make the PSI of 10 bins noise.
+    """
+    return int(min(max(round(n_trades / 8, -1), 100), 2000))
+
+
+@dataclass(frozen=True, eq=False)
+class DriftTimeline:
+    """Drift statistics of a run, window by window, against one baseline.
+
+    ``frame`` is :func:`~core.lifecycle.drift_stats.rolling_drift`'s output;
+    ``baseline_end`` the last entry time of the baseline when it comes from
+    the same run (drawn as a line), else None.
+    """
+
+    baseline: DriftBaseline
+    frame: pd.DataFrame
+    thresholds: DriftThresholds
+    baseline_end: pd.Timestamp | None = None
+
+
+def drift_timeline(
+    trades: pd.DataFrame,
+    record: Any,
+    *,
+    window: int | str = 500,
+    thresholds: DriftThresholds | None = None,
+    run_id: str | None = None,
+    min_trades: int = 30,
+) -> DriftTimeline:
+    """The run's windows against a stored baseline (:func:`rolling_drift`)."""
+    baseline = DriftBaseline.from_dict(record.baseline)
+    t = thresholds if thresholds is not None else DriftThresholds.from_dict(record.thresholds)
+    if isinstance(window, int | np.integer) and len(trades) < window:
+        raise InsufficientDataError(
+            f"the run has {len(trades):,} trades, fewer than one window of {int(window):,}; "
+            "use a smaller window"
+        )
+    frame = rolling_drift(
+        trades, baseline, window=window, key=baseline.key, thresholds=t, min_trades=min_trades
+    )
+    same = run_id is not None and run_id == record.run_id
+    return DriftTimeline(
+        baseline=baseline, frame=frame, thresholds=t, baseline_end=baseline.end if same else None
+    )
+
+
+def drift_table(timeline: DriftTimeline) -> pd.DataFrame:
+    """The per-window statistics worth a table (win rate in %)."""
+    f = timeline.frame
+    cols = ["window_start", "window_end", "n", "psi", "ks_p", "win_rate", "brier", "ece",
+            "mean_return", "sharpe", "severity"]  # fmt: skip
+    out = f[[c for c in cols if c in f]].copy()
+    if "win_rate" in out:
+        out["win_rate"] = out["win_rate"] * 100.0
+    return out
+
+
+def check_window(
+    engine: Any,
+    *,
+    model_name: str,
+    run_id: str,
+    start: Any,
+    end: Any,
+    thresholds: DriftThresholds | None = None,
+) -> tuple[Any, pd.DataFrame]:
+    """Check a run's window ``[start, end)`` against the model's baseline; store alerts.
+
+    Returns the :class:`~core.lifecycle.drift.DriftCheck` and its findings as a
+    table (metric, baseline, current, statistic, p-value, severity, message).
+    """
+    check = engine.check_drift(
+        model_name, run_id=run_id, window=(start, end), thresholds=thresholds
+    )
+    findings = check.report.to_frame()
+    keep = ["metric", "baseline_value", "current_value", "statistic", "p_value", "severity",
+            "message"]  # fmt: skip
+    return check, findings[[c for c in keep if c in findings]]
+
+
+_ALERT_COLUMNS = ("id", "created", "model_name", "metric", "severity", "message", "run_id",
+                  "window_start", "window_end", "acknowledged")  # fmt: skip
+
+
+def alerts_table(engine: Any, *, limit: int | None = None) -> pd.DataFrame | None:
+    """Stored drift alerts, newest first (None when the lifecycle is not available)."""
+    if not lifecycle_available(engine):
+        return None
+    frame = engine.lifecycle.list_alerts(limit=limit)
+    return frame[[c for c in _ALERT_COLUMNS if c in frame]]
+
+
+def acknowledge_alert(engine: Any, alert_id: Any) -> Any:
+    """Mark a stored alert acknowledged."""
+    return engine.lifecycle.acknowledge_alert(int(alert_id))
+
+
+def drift_figure(timeline: DriftTimeline) -> go.Figure:
+    """:func:`core.figures.drift_chart` of a timeline: PSI, KS p-value, win rate, Brier, ECE."""
+    return figures.drift_chart(
+        timeline.frame,
+        timeline.baseline,
+        timeline.thresholds,
+        baseline_end=timeline.baseline_end,
+    )
