@@ -21,7 +21,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,7 +136,9 @@ class Store:
         try:
             conn = sqlite3.connect(str(self.path), timeout=self.timeout, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            # Switching a new file to WAL needs an exclusive lock and does not wait on the
+            # busy handler: when several processes open a new store at once, retry.
+            self._retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as exc:
@@ -166,15 +168,32 @@ class Store:
             self._local.db = db
         return db
 
+    def _retry_locked(self, action: Callable[[], Any]) -> Any:
+        """Run ``action``, retrying with back-off while SQLite says the file is locked."""
+        deadline = time.monotonic() + self.timeout
+        delay = 0.005
+        while True:
+            try:
+                return action()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() > deadline:
+                    raise StoreError(
+                        f"{self.path} stayed locked for {self.timeout:.0f} s; try again, "
+                        "or raise the store's timeout"
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
+
     def _migrate(self) -> None:
-        with self.write():
-            pass  # take the write lock so two processes do not migrate at once
+        # Inside one write transaction: two processes opening a new store at once
+        # migrate one after the other (sqlite-utils nests each migration in a savepoint).
         try:
-            apply_migrations(self.db)
+            with self.write():
+                apply_migrations(self.db)
         except sqlite3.OperationalError as exc:
-            if "already exists" not in str(exc):
-                raise StoreError(f"cannot migrate {self.path}: {exc}") from None
-            apply_migrations(self.db)  # another process migrated first; record-only
+            raise StoreError(f"cannot migrate {self.path}: {exc}") from None
 
     def close(self) -> None:
         """Close every connection this store opened (idempotent)."""
@@ -203,22 +222,10 @@ class Store:
         if conn.in_transaction:  # nested: join the outer transaction
             yield conn
             return
-        deadline = time.monotonic() + self.timeout
-        delay = 0.005
-        while True:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                break
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise StoreError(f"cannot write to {self.path}: {exc}") from None
-                if time.monotonic() > deadline:
-                    raise StoreError(
-                        f"{self.path} stayed locked by another writer for {self.timeout:.0f} s; "
-                        "try again, or raise the store's timeout"
-                    ) from None
-                time.sleep(delay)
-                delay = min(delay * 2, 0.2)
+        try:
+            self._retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"cannot write to {self.path}: {exc}") from None
         try:
             yield conn
         except BaseException:
