@@ -38,6 +38,7 @@ from __future__ import annotations
 import abc
 import difflib
 import inspect
+from collections.abc import Callable
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 import numpy as np
@@ -125,66 +126,53 @@ def _fit_logistic(
         Coefficients, intercept last.
     """
     n, d = x.shape
+    w0 = np.zeros(d + 1) if init is None else np.asarray(init, dtype=np.float64).copy()
     if d == 1:
-        return _fit_logistic_1d(x[:, 0], y, ridge=ridge, max_iter=max_iter, init=init)
-    xa = np.empty((n, d + 1))
-    xa[:, :d] = x
-    xa[:, d] = 1.0
-    w = np.zeros(d + 1) if init is None else np.asarray(init, dtype=np.float64).copy()
-    eta = np.zeros(n) if init is None else xa @ w
-    loss = _logistic_loss(eta, y)
-    eye = np.eye(d + 1)
-    for _ in range(max_iter):  # Newton iterations, each vectorised over the rows
-        p = expit(eta)
-        grad = xa.T @ (p - y) + ridge * w
-        hess = (xa.T * (p * (1.0 - p))) @ xa + ridge * eye
-        try:
-            step = np.linalg.solve(hess, grad)
-        except np.linalg.LinAlgError:
-            step = np.linalg.lstsq(hess, grad, rcond=None)[0]
-        decrement = float(grad @ step)
-        if decrement <= 1e-12 * max(1.0, abs(loss)):
-            break
-        t = 1.0
-        while t > 1e-12:  # backtracking (Armijo) line search
-            w_new = w - t * step
-            eta_new = xa @ w_new
-            loss_new = _logistic_loss(eta_new, y) + 0.5 * ridge * float(w_new @ w_new)
-            if loss_new <= loss - 1e-4 * t * decrement:
-                break
-            t *= 0.5
-        else:
-            break
-        w, eta, loss = w_new, eta_new, loss_new
-        if float(np.max(np.abs(t * step))) <= 1e-10 * (1.0 + float(np.max(np.abs(w)))):
-            break
-    return w
+        # One feature (Platt): dot products only, no (n, 2) design matrix.
+        x1, x2 = x[:, 0], x[:, 0] * x[:, 0]
+
+        def eta_of(w: np.ndarray) -> np.ndarray:
+            return w[0] * x1 + w[1]
+
+        def grad_hess(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            p = expit(eta)
+            r = p - y
+            v = p * (1.0 - p)
+            vx = v @ x1
+            return np.array([x1 @ r, r.sum()]), np.array([[v @ x2, vx], [vx, v.sum()]])
+
+    else:
+        xa = np.empty((n, d + 1))
+        xa[:, :d] = x
+        xa[:, d] = 1.0
+
+        def eta_of(w: np.ndarray) -> np.ndarray:
+            return xa @ w
+
+        def grad_hess(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            p = expit(eta)
+            return xa.T @ (p - y), (xa.T * (p * (1.0 - p))) @ xa
+
+    return _damped_newton(w0, eta_of, grad_hess, y, ridge=ridge, max_iter=max_iter)
 
 
-def _fit_logistic_1d(
-    x: np.ndarray,
+def _damped_newton(
+    w: np.ndarray,
+    eta_of: Callable[[np.ndarray], np.ndarray],
+    grad_hess: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
     y: np.ndarray,
     *,
     ridge: float,
     max_iter: int,
-    init: np.ndarray | None,
 ) -> np.ndarray:
-    """:func:`_fit_logistic` for one feature (Platt scaling), with dot products only.
-
-    The same damped Newton iteration and stopping rules, without the ``(n, 2)``
-    design matrix: about half the memory traffic on a million rows.
-    """
-    w = np.zeros(2) if init is None else np.asarray(init, dtype=np.float64).copy()
-    eta = w[0] * x + w[1]
+    """Newton iterations with a backtracking (Armijo) line search on the ridge-penalised loss."""
+    eye = np.eye(w.size)
+    eta = eta_of(w)
     loss = _logistic_loss(eta, y) + 0.5 * ridge * float(w @ w)
-    x2 = x * x
-    for _ in range(max_iter):
-        p = expit(eta)
-        r = p - y
-        grad = np.array([x @ r, r.sum()]) + ridge * w
-        v = p * (1.0 - p)
-        vx = v @ x
-        hess = np.array([[v @ x2, vx], [vx, v.sum()]]) + ridge * np.eye(2)
+    for _ in range(max_iter):  # each iteration is vectorised over the rows
+        grad, hess = grad_hess(eta)
+        grad = grad + ridge * w
+        hess = hess + ridge * eye
         try:
             step = np.linalg.solve(hess, grad)
         except np.linalg.LinAlgError:
@@ -193,9 +181,9 @@ def _fit_logistic_1d(
         if decrement <= 1e-12 * max(1.0, abs(loss)):
             break
         t = 1.0
-        while t > 1e-12:  # backtracking (Armijo) line search
+        while t > 1e-12:
             w_new = w - t * step
-            eta_new = w_new[0] * x + w_new[1]
+            eta_new = eta_of(w_new)
             loss_new = _logistic_loss(eta_new, y) + 0.5 * ridge * float(w_new @ w_new)
             if loss_new <= loss - 1e-4 * t * decrement:
                 break
