@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import doctest
+import importlib
 import json
 import math
+import pkgutil
 
 import numpy as np
 import pandas as pd
@@ -80,9 +82,19 @@ def fixed_rate(n: int, p_win: float, *, seed: int, **kw) -> pd.DataFrame:
     return trades_frame(rng.beta(2, 5, n), rng.random(n) < p_win, seed=seed + 1000, **kw)
 
 
+#: The drift_stats package and each of its modules (the examples live in the modules).
+DRIFT_STATS_MODULES = [
+    drift_stats_module,
+    *(
+        importlib.import_module(f"{drift_stats_module.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(drift_stats_module.__path__)
+    ),
+]
+
+
 def test_doctests():
-    result = doctest.testmod(drift_stats_module)
-    assert result.attempted >= 3 and result.failed == 0
+    results = [doctest.testmod(module) for module in DRIFT_STATS_MODULES]
+    assert sum(r.attempted for r in results) >= 3 and sum(r.failed for r in results) == 0
 
 
 # --------------------------------------------------------------------------- PSI

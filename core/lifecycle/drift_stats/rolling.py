@@ -1,0 +1,168 @@
+"""Drift over a run, window by window, for the dashboard's time series."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.errors import ConfigError, DriftError, InsufficientDataError
+from core.lifecycle.drift_stats.baseline import DriftBaseline, baseline_from_trades
+from core.lifecycle.drift_stats.check import _check
+from core.lifecycle.drift_stats.thresholds import DriftThresholds
+from core.lifecycle.drift_stats.windows import (
+    DEFAULT_MIN_TRADES,
+    _check_min_trades,
+    _Window,
+    _window,
+)
+
+_ROLLING_METRICS = ("psi", "ks", "win_rate", "brier", "ece", "mean_return", "sharpe")
+
+
+def rolling_drift(
+    trades: pd.DataFrame,
+    baseline: DriftBaseline | pd.DataFrame,
+    *,
+    window: int | str | pd.DateOffset = 500,
+    step: int | str | pd.DateOffset | None = None,
+    key: str | None = None,
+    thresholds: DriftThresholds | None = None,
+    min_trades: int = DEFAULT_MIN_TRADES,
+) -> pd.DataFrame:
+    """Drift statistics of a run, window by window, against one baseline.
+
+    Windows are taken in ``entry_time`` order. With an integer ``window`` they
+    are ``window`` consecutive trades starting every ``step`` trades (only full
+    windows); with a pandas offset (``"90D"``) they are half-open time intervals
+    ``[start, start + window)`` starting at the first ``entry_time`` and every
+    ``step``, and windows with fewer than ``min_trades`` trades are skipped. The
+    streaming detectors are not run per window (run them over the whole stream
+    with :func:`check_against_baseline` instead).
+
+    Parameters
+    ----------
+    trades : DataFrame
+        Trades frame of the run (:mod:`core.trades`), with ``entry_time``.
+    baseline : DriftBaseline or DataFrame
+        A stored baseline, or a trades frame to build one from.
+    window : int or offset, default 500
+        Trades per window, or a time span.
+    step : int or offset, optional
+        Distance between window starts; defaults to ``window`` (non-overlapping).
+    key : str, optional
+        Confidence column; defaults to the baseline's key (``"confidence"`` when
+        ``baseline`` is a frame).
+    thresholds : DriftThresholds, optional
+    min_trades : int, default 30
+
+    Returns
+    -------
+    DataFrame
+        One row per window: ``window_start``, ``window_end`` (the first and last
+        ``entry_time`` for trade-count windows, the interval bounds for time
+        windows), ``n``, ``psi``, ``ks_stat``, ``ks_p``, ``win_rate``,
+        ``win_rate_p``, ``brier``, ``ece``, ``mean_return``, ``mean_return_p``,
+        ``sharpe``, ``sharpe_p``, a ``<metric>_severity`` column per metric and
+        ``severity`` (the worst).
+
+    Raises
+    ------
+    ConfigError
+        ``window``/``step`` invalid or of different kinds.
+    InsufficientDataError
+        Not one window has enough trades.
+    """
+    min_trades = _check_min_trades(min_trades)
+    if isinstance(baseline, pd.DataFrame):
+        baseline = baseline_from_trades(
+            baseline, key="confidence" if key is None else key, min_trades=min_trades
+        )
+    elif not isinstance(baseline, DriftBaseline):
+        raise DriftError(
+            f"baseline must be a DriftBaseline or a trades frame, got {type(baseline).__name__}"
+        )
+    if key is not None and key != baseline.key:
+        raise DriftError(f"the baseline summarises {baseline.key!r}, not {key!r}")
+    key = baseline.key
+    t = DriftThresholds() if thresholds is None else thresholds
+    w = _window(trades, key=key, min_trades=min_trades, label="run")
+    if w.times is None:
+        raise ConfigError("rolling_drift needs an entry_time column to order and date windows")
+    times = pd.DatetimeIndex(w.times)
+
+    spans: list[tuple[int, int, pd.Timestamp, pd.Timestamp]] = []
+    if isinstance(window, (int, np.integer)) and not isinstance(window, bool):
+        stride = window if step is None else step
+        if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 1:
+            raise ConfigError(f"step must be a positive number of trades with window={window}")
+        if window < min_trades:
+            raise ConfigError(
+                f"window must hold at least min_trades={min_trades} trades, got {window}"
+            )
+        for lo in range(0, w.n - int(window) + 1, int(stride)):
+            hi = lo + int(window)
+            spans.append((lo, hi, times[lo], times[hi - 1]))
+    else:
+        try:
+            span = pd.tseries.frequencies.to_offset(window)
+            stride = span if step is None else pd.tseries.frequencies.to_offset(step)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"window and step must both be trade counts or pandas offsets like '90D', "
+                f"got window={window!r}, step={step!r}"
+            ) from None
+        start = times[0]
+        if start + stride <= start or start + span <= start:
+            raise ConfigError(f"window and step must be positive spans, got {window!r}, {step!r}")
+        while start <= times[-1]:
+            end = start + span
+            lo, hi = times.searchsorted(start, "left"), times.searchsorted(end, "left")
+            if hi - lo >= min_trades:
+                spans.append((int(lo), int(hi), start, end))
+            start = start + stride
+    if not spans:
+        raise InsufficientDataError(
+            f"the run has {w.n} trades and no window of {window!r} holds min_trades="
+            f"{min_trades}; use a smaller window"
+        )
+
+    rows = []
+    for lo, hi, t0, t1 in spans:
+        sub = _Window(w.conf[lo:hi], w.win[lo:hi], w.ret[lo:hi], w.times[lo:hi])
+        report = _check(
+            baseline,
+            sub,
+            thresholds=t,
+            detectors={},
+            outcome="win",
+            raw_baseline=None,
+            run_detectors=False,
+        )
+        f = {x.metric: x for x in report.findings}
+        row: dict[str, Any] = {
+            "window_start": t0,
+            "window_end": t1,
+            "n": hi - lo,
+            "psi": f["psi"].statistic,
+            "ks_stat": f["ks"].statistic,
+            "ks_p": f["ks"].p_value,
+            "win_rate": f["win_rate"].current_value,
+            "win_rate_p": f["win_rate"].p_value,
+            "brier": f["brier"].current_value,
+            "ece": f["ece"].current_value,
+            "mean_return": f["mean_return"].current_value,
+            "mean_return_p": f["mean_return"].p_value,
+            "sharpe": f["sharpe"].current_value,
+            "sharpe_p": f["sharpe"].p_value,
+        }
+        for m in _ROLLING_METRICS:
+            row[f"{m}_severity"] = f[m].severity
+        row["severity"] = report.severity
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    float_cols = [c for c in frame.columns if c not in ("window_start", "window_end", "n")]
+    float_cols = [c for c in float_cols if not c.endswith("severity")]
+    frame[float_cols] = frame[float_cols].astype(np.float64)
+    return frame
