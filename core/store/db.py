@@ -418,10 +418,9 @@ class Store:
 
         ``since`` / ``until`` bound the event time (inclusive / exclusive).
         """
-        where, params = self._event_filter(event_type, run_id, symbol, since, until)
-        sql = f"SELECT * FROM events{where} ORDER BY ts, id"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        sql, params = self._select_events(
+            "*", event_type, run_id, symbol, since, until, limit=limit, offset=offset
+        )
         return [LearningEvent.from_row(r) for r in self.db.query(sql, params)]
 
     def events_frame(
@@ -436,10 +435,10 @@ class Store:
         offset: int = 0,
     ) -> pd.DataFrame:
         """Raw event rows as a DataFrame (times as UTC datetimes), for browsing and CSV."""
-        where, params = self._event_filter(event_type, run_id, symbol, since, until)
-        sql = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events{where} ORDER BY ts, id"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        sql, params = self._select_events(
+            ", ".join(EVENT_COLUMNS), event_type, run_id, symbol, since, until,
+            limit=limit, offset=offset,
+        )  # fmt: skip
         frame = pd.read_sql_query(sql, self.conn, params=params)
         for col in ("ts", "recorded_at"):
             frame[col] = pd.to_datetime(frame[col].astype("int64"), utc=True)
@@ -462,6 +461,26 @@ class Store:
         """Persisted events per type."""
         rows = self.conn.execute("SELECT type, count(*) FROM events GROUP BY type").fetchall()
         return {t: int(n) for t, n in rows}
+
+    @classmethod
+    def _select_events(
+        cls,
+        columns: str,
+        event_type: EventType | str | None,
+        run_id: str | None,
+        symbol: str | None,
+        since: Any,
+        until: Any,
+        *,
+        limit: int | None,
+        offset: int,
+    ) -> tuple[str, list[Any]]:
+        """``SELECT columns`` of the matching events in time order, paged."""
+        where, params = cls._event_filter(event_type, run_id, symbol, since, until)
+        sql = f"SELECT {columns} FROM events{where} ORDER BY ts, id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        return sql, params
 
     @staticmethod
     def _event_filter(
