@@ -11,8 +11,8 @@ import pytest
 from river import drift
 
 from core.errors import ConfigError, ValidationError
-from core.lifecycle import detectors as detectors_module
-from core.lifecycle.detectors import (
+from core.analytics.drift import detectors as detectors_module
+from core.analytics.drift.detectors import (
     ADWIN,
     CUSUM,
     DETECTOR_TYPES,

@@ -25,7 +25,7 @@ from core.figures import (
     sample_comparison_chart,
     sweep_chart,
 )
-from core.lifecycle.drift_stats import DriftThresholds, baseline_from_trades, rolling_drift
+from core.analytics.drift import DriftThresholds, baseline_from_trades, rolling_drift
 
 
 def seeded_trades(n: int = 1_500, *, seed: int = 7) -> pd.DataFrame:

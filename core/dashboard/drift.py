@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from core import figures
 from core.dashboard.labels import KEY_LABELS
 from core.errors import DriftError, InsufficientDataError, ValidationError
-from core.lifecycle.drift_stats import DriftBaseline, DriftThresholds, rolling_drift
+from core.analytics.drift import DriftBaseline, DriftThresholds, rolling_drift
 from core.trades import validate_trades
 
 __all__ = [
@@ -93,7 +93,7 @@ def default_window(n_trades: int) -> int:
 class DriftTimeline:
     """Drift statistics of a run, window by window, against one baseline.
 
-    ``frame`` is :func:`~core.lifecycle.drift_stats.rolling_drift`'s output;
+    ``frame`` is :func:`~core.analytics.drift.rolling_drift`'s output;
     ``baseline_end`` the last entry time of the baseline when it comes from
     the same run (drawn as a line), else None.
     """

@@ -1,6 +1,6 @@
 """Figures of "is the signal still working?": a run's drift, window by window.
 
-Pure functions of :func:`core.lifecycle.drift_stats.rolling_drift` output and
+Pure functions of :func:`core.analytics.drift.rolling_drift` output and
 of the baseline and thresholds it was measured against; nothing is computed
 here but the warning and critical levels (a Brier or ECE level is the
 baseline's value plus the allowed increase). Win rates are drawn in percent;
@@ -19,7 +19,7 @@ from plotly.subplots import make_subplots
 
 from core.errors import ConfigError
 from core.figures._style import AMBER, BLUE, GREEN, GREY, RED, finish, finite_or_nan, key_label
-from core.lifecycle.drift_stats import DriftBaseline, DriftThresholds
+from core.analytics.drift import DriftBaseline, DriftThresholds
 
 __all__ = ["drift_chart"]
 
@@ -58,7 +58,7 @@ def drift_chart(
     Parameters
     ----------
     frame : DataFrame
-        From :func:`core.lifecycle.drift_stats.rolling_drift`: one row per
+        From :func:`core.analytics.drift.rolling_drift`: one row per
         window with ``window_start``, ``window_end``, ``n``, ``psi``, ``ks_p``,
         ``win_rate``, ``brier``, ``ece`` and, when present, the
         ``<metric>_severity`` columns (a missing one reads ``"ok"``).

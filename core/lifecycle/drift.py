@@ -1,14 +1,14 @@
 """Drift monitoring of a model: a stored baseline, checks, alerts, a rolling view.
 
-The statistics live in :mod:`core.lifecycle.drift_stats`; this module stores
+The statistics live in :mod:`core.analytics.drift`; this module stores
 and orchestrates them:
 
 - :meth:`DriftMonitor.set_baseline` summarises a window of a run's trades
-  (:func:`~core.lifecycle.drift_stats.baseline_from_trades`) and stores the
-  :class:`~core.lifecycle.drift_stats.DriftBaseline` as JSON, the model's
+  (:func:`~core.analytics.drift.baseline_from_trades`) and stores the
+  :class:`~core.analytics.drift.DriftBaseline` as JSON, the model's
   active baseline (+ a ``DRIFT_BASELINE_SET`` event);
 - :meth:`DriftMonitor.check` runs
-  :func:`~core.lifecycle.drift_stats.check_against_baseline` on current trades;
+  :func:`~core.analytics.drift.check_against_baseline` on current trades;
   every finding of severity ``warning`` or ``critical`` becomes an alert row
   (model, metric, baseline and current values, statistic, p-value, severity,
   window start and end, time, acknowledged flag) and a ``DRIFT_ALERT`` event.
@@ -16,7 +16,7 @@ and orchestrates them:
   alert table is unique on model, metric, window and baseline;
 - :meth:`DriftMonitor.acknowledge`, :meth:`DriftMonitor.alerts` (a DataFrame);
 - :meth:`DriftMonitor.monitor` is
-  :func:`~core.lifecycle.drift_stats.rolling_drift` of a run against the
+  :func:`~core.analytics.drift.rolling_drift` of a run against the
   model's baseline, window by window.
 """
 
@@ -29,8 +29,8 @@ from typing import Any, Literal
 import pandas as pd
 
 from core.errors import ConfigError, DriftError
-from core.lifecycle.detectors import DriftDetector
-from core.lifecycle.drift_stats import (
+from core.analytics.drift.detectors import DriftDetector
+from core.analytics.drift import (
     DEFAULT_MIN_TRADES,
     DriftBaseline,
     DriftReport,
@@ -238,7 +238,7 @@ class DriftMonitor:
         thresholds : DriftThresholds or mapping, optional
             Severity levels; the baseline's stored ones (or the defaults) when None.
         detectors, outcome, min_trades
-            As :func:`~core.lifecycle.drift_stats.check_against_baseline`.
+            As :func:`~core.analytics.drift.check_against_baseline`.
 
         Returns
         -------

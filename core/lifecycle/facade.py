@@ -26,9 +26,9 @@ from typing import Any, Literal
 import pandas as pd
 
 from core.analytics.calibrators import BaseCalibrator
-from core.lifecycle.detectors import DriftDetector
+from core.analytics.drift.detectors import DriftDetector
 from core.lifecycle.drift import AlertRecord, BaselineRecord, DriftCheck, DriftMonitor
-from core.lifecycle.drift_stats import DEFAULT_MIN_TRADES, DriftBaseline, DriftThresholds
+from core.analytics.drift import DEFAULT_MIN_TRADES, DriftBaseline, DriftThresholds
 from core.lifecycle.executors import ExecutorSpec
 from core.lifecycle.grid import GridResult, run_grid
 from core.lifecycle.jobs import (

@@ -33,8 +33,8 @@ from core.store.lifecycle._common import (
 class BaselineRecord:
     """A stored drift baseline (a row of ``drift_baselines``).
 
-    ``baseline`` is the JSON of a :class:`core.lifecycle.drift_stats.DriftBaseline`
-    and ``thresholds`` that of the :class:`~core.lifecycle.drift_stats.DriftThresholds`
+    ``baseline`` is the JSON of a :class:`core.analytics.drift.DriftBaseline`
+    and ``thresholds`` that of the :class:`~core.analytics.drift.DriftThresholds`
     checks use by default (``{}``: the documented defaults).
     """
 

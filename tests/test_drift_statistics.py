@@ -23,9 +23,9 @@ from core.errors import (
     TradesFrameError,
     ValidationError,
 )
-from core.lifecycle import drift_stats as drift_stats_module
-from core.lifecycle.detectors import ADWIN, CUSUM, PageHinkley
-from core.lifecycle.drift_stats import (
+from core.analytics import drift as drift_stats_module
+from core.analytics.drift.detectors import ADWIN, CUSUM, PageHinkley
+from core.analytics.drift import (
     DistributionSummary,
     DriftBaseline,
     DriftFinding,

@@ -9,8 +9,8 @@ from typing import Any
 import pandas as pd
 
 from core.errors import ValidationError
-from core.lifecycle.drift_stats._common import _f, _iso, _time
-from core.lifecycle.drift_stats.thresholds import _RANK, DriftThresholds, Severity
+from core.analytics.drift._common import _f, _iso, _time
+from core.analytics.drift.thresholds import _RANK, DriftThresholds, Severity
 
 
 @dataclass(frozen=True)

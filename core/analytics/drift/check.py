@@ -1,7 +1,7 @@
 """Drift checks: current trades against a stored baseline, or two windows compared.
 
 :func:`check_against_baseline` and :func:`compare_windows` build a
-:class:`~core.lifecycle.drift_stats.report.DriftReport` from the performance
+:class:`~core.analytics.drift.report.DriftReport` from the performance
 findings (PSI, KS, win rate, Brier, ECE, mean return, Sharpe) and the streaming
 detectors' findings (:func:`default_detectors` unless given).
 """
@@ -18,18 +18,18 @@ from scipy import stats
 
 from core.analytics.calibration import brier_score, expected_calibration_error
 from core.errors import ConfigError, DriftError
-from core.lifecycle.detectors import CUSUM, DriftDetector, PageHinkley, detect_changes
-from core.lifecycle.drift_stats._common import _f, _sharpe, _time
-from core.lifecycle.drift_stats.baseline import (
+from core.analytics.drift.detectors import CUSUM, DriftDetector, PageHinkley, detect_changes
+from core.analytics.drift._common import _f, _sharpe, _time
+from core.analytics.drift.baseline import (
     DriftBaseline,
     _baseline_from_window,
     _calibration_map_test,
 )
-from core.lifecycle.drift_stats.distribution import ks_test, population_stability_index
-from core.lifecycle.drift_stats.report import DriftFinding, DriftReport
-from core.lifecycle.drift_stats.significance import _welch_less, win_rate_change
-from core.lifecycle.drift_stats.thresholds import DriftThresholds
-from core.lifecycle.drift_stats.windows import (
+from core.analytics.drift.distribution import ks_test, population_stability_index
+from core.analytics.drift.report import DriftFinding, DriftReport
+from core.analytics.drift.significance import _welch_less, win_rate_change
+from core.analytics.drift.thresholds import DriftThresholds
+from core.analytics.drift.windows import (
     DEFAULT_MIN_TRADES,
     _check_min_trades,
     _Window,

@@ -23,9 +23,9 @@ from core.analytics.calibration import (
     expected_calibration_error,
 )
 from core.errors import DriftError
-from core.lifecycle.drift_stats._common import _f, _iso, _nan, _sharpe, _time
-from core.lifecycle.drift_stats.distribution import DistributionSummary, summarize_distribution
-from core.lifecycle.drift_stats.windows import (
+from core.analytics.drift._common import _f, _iso, _nan, _sharpe, _time
+from core.analytics.drift.distribution import DistributionSummary, summarize_distribution
+from core.analytics.drift.windows import (
     DEFAULT_MIN_TRADES,
     _check_min_trades,
     _Window,

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 
 from core.errors import ConfigError, DriftError, InsufficientDataError
-from core.lifecycle.drift_stats.baseline import DriftBaseline, baseline_from_trades
-from core.lifecycle.drift_stats.check import _check
-from core.lifecycle.drift_stats.thresholds import DriftThresholds
-from core.lifecycle.drift_stats.windows import (
+from core.analytics.drift.baseline import DriftBaseline, baseline_from_trades
+from core.analytics.drift.check import _check
+from core.analytics.drift.thresholds import DriftThresholds
+from core.analytics.drift.windows import (
     DEFAULT_MIN_TRADES,
     _check_min_trades,
     _Window,

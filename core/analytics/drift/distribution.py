@@ -17,7 +17,7 @@ import numpy as np
 from scipy import stats
 
 from core.errors import ConfigError, InsufficientDataError, ValidationError
-from core.lifecycle.drift_stats._common import _f, _nan
+from core.analytics.drift._common import _f, _nan
 
 
 def _values(name: str, values: Any, *, min_size: int = 1) -> np.ndarray:

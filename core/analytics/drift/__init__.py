@@ -7,7 +7,7 @@ Three kinds of drift are measured, all from trades frames (see :mod:`core.trades
 - **realised performance** (win rate, mean return, per-trade Sharpe, each with a
   one-sided test for a drop) and **calibration** (Brier score, ECE) — the scores
   mean something else now;
-- **streaming detectors** (Page-Hinkley, CUSUM from :mod:`core.lifecycle.detectors`)
+- **streaming detectors** (Page-Hinkley, CUSUM from :mod:`core.analytics.drift.detectors`)
   run over the current window's outcomes in time order — *when* it went wrong.
 
 A baseline is stored compactly as a :class:`DriftBaseline` (a
@@ -27,32 +27,32 @@ Sharpe per trade, not annualised (docs/architecture.md).
 
 Modules (everything public is re-exported here):
 
-- :mod:`~core.lifecycle.drift_stats.distribution` — :class:`DistributionSummary`,
+- :mod:`~core.analytics.drift.distribution` — :class:`DistributionSummary`,
   :func:`summarize_distribution`, :func:`confidence_histogram`,
   :func:`population_stability_index`, :func:`ks_test`;
-- :mod:`~core.lifecycle.drift_stats.significance` — :func:`win_rate_change` and the
+- :mod:`~core.analytics.drift.significance` — :func:`win_rate_change` and the
   one-sided Welch t-test;
-- :mod:`~core.lifecycle.drift_stats.thresholds` — :data:`METRICS`,
+- :mod:`~core.analytics.drift.thresholds` — :data:`METRICS`,
   :class:`DriftThresholds` and its ``severity``;
-- :mod:`~core.lifecycle.drift_stats.report` — :class:`DriftFinding`, :class:`DriftReport`;
-- :mod:`~core.lifecycle.drift_stats.windows` — validated trades windows,
+- :mod:`~core.analytics.drift.report` — :class:`DriftFinding`, :class:`DriftReport`;
+- :mod:`~core.analytics.drift.windows` — validated trades windows,
   ``DEFAULT_MIN_TRADES``;
-- :mod:`~core.lifecycle.drift_stats.baseline` — :class:`DriftBaseline`,
+- :mod:`~core.analytics.drift.baseline` — :class:`DriftBaseline`,
   :func:`baseline_from_trades`, the per-bin calibration map;
-- :mod:`~core.lifecycle.drift_stats.check` — :func:`check_against_baseline`,
+- :mod:`~core.analytics.drift.check` — :func:`check_against_baseline`,
   :func:`compare_windows`, :func:`default_detectors`;
-- :mod:`~core.lifecycle.drift_stats.rolling` — :func:`rolling_drift`.
+- :mod:`~core.analytics.drift.rolling` — :func:`rolling_drift`.
 """
 
 from __future__ import annotations
 
-from core.lifecycle.drift_stats.baseline import DriftBaseline, baseline_from_trades
-from core.lifecycle.drift_stats.check import (
+from core.analytics.drift.baseline import DriftBaseline, baseline_from_trades
+from core.analytics.drift.check import (
     check_against_baseline,
     compare_windows,
     default_detectors,
 )
-from core.lifecycle.drift_stats.distribution import (
+from core.analytics.drift.distribution import (
     DistributionSummary,
     KSResult,
     confidence_histogram,
@@ -60,12 +60,12 @@ from core.lifecycle.drift_stats.distribution import (
     population_stability_index,
     summarize_distribution,
 )
-from core.lifecycle.drift_stats.report import DriftFinding, DriftReport
-from core.lifecycle.drift_stats.rolling import rolling_drift
-from core.lifecycle.drift_stats.significance import WinRateChange, win_rate_change
-from core.lifecycle.drift_stats.thresholds import METRICS, DriftThresholds
-from core.lifecycle.drift_stats.thresholds import Severity as Severity
-from core.lifecycle.drift_stats.windows import DEFAULT_MIN_TRADES as DEFAULT_MIN_TRADES
+from core.analytics.drift.report import DriftFinding, DriftReport
+from core.analytics.drift.rolling import rolling_drift
+from core.analytics.drift.significance import WinRateChange, win_rate_change
+from core.analytics.drift.thresholds import METRICS, DriftThresholds
+from core.analytics.drift.thresholds import Severity as Severity
+from core.analytics.drift.windows import DEFAULT_MIN_TRADES as DEFAULT_MIN_TRADES
 
 __all__ = [
     "METRICS",
