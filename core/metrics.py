@@ -32,11 +32,50 @@ import pandas as pd
 from core.errors import ValidationError
 
 __all__ = [
+    "DISPERSION_RTOL",
     "HIGHER_IS_BETTER",
     "PerformanceMetrics",
     "improvement",
     "performance_metrics",
+    "sharpe_ratio",
 ]
+
+#: A standard deviation at or below this fraction of ``|mean|`` counts as zero
+#: dispersion. Equal returns that are not representable in binary (0.1, 0.1,
+#: 0.1) have a floating-point ``std`` near 1e-17, not 0, and a moment-based
+#: variance (sums of squares) carries a relative error near 1e-8; a per-trade
+#: Sharpe above a million is numerical noise, not an edge.
+DISPERSION_RTOL = 1e-6
+
+
+def sharpe_ratio(mean: Any, std: Any) -> Any:
+    """Per-trade Sharpe ``mean / std``: the one kernel every caller shares.
+
+    Parameters
+    ----------
+    mean, std : float or ndarray
+        Mean and standard deviation (ddof=1) of trade returns, percent;
+        broadcast together.
+
+    Returns
+    -------
+    float or ndarray
+        ``mean / std``; NaN where ``std`` is NaN, not positive, or at most
+        :data:`DISPERSION_RTOL` ``* |mean|`` (zero dispersion: undefined).
+
+    Examples
+    --------
+    >>> sharpe_ratio(1.0, 2.0)
+    0.5
+    >>> import math; math.isnan(sharpe_ratio(0.1, 1.3877787807814457e-17))
+    True
+    """
+    m = np.asarray(mean, dtype=np.float64)
+    s = np.asarray(std, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ok = np.isfinite(s) & (s > 0) & (s > DISPERSION_RTOL * np.abs(m))
+        out = np.where(ok, m / np.where(ok, s, 1.0), np.nan)
+    return float(out) if out.ndim == 0 else out
 
 
 @dataclass(frozen=True)
@@ -284,8 +323,8 @@ def performance_metrics(
             avg_loss if (~wins).any() else 0.0
         )
         std = float(r.std(ddof=1)) if n > 1 else math.nan
-        sharpe_trade = _ratio(mean, std)
-        if n > 1 and std == 0.0:
+        sharpe_trade = sharpe_ratio(mean, std)
+        if n > 1 and math.isnan(sharpe_trade):
             notes.append("sharpe_per_trade is NaN: every trade returned the same")
         sortino_trade = _ratio(mean, _downside_deviation(r))
         gains = float(r[r > 0].sum())
