@@ -3,16 +3,17 @@
 >>> from core.backtest import BacktestConfig, run_backtest
 >>> result = run_backtest(BacktestConfig(source="synthetic", n_symbols=5, n_days=300,
 ...                                      use_learning_engine=False))  # doctest: +SKIP
->>> result.filtered.win_rate, result.report_path  # doctest: +SKIP
+>>> result.filtered.win_rate  # doctest: +SKIP
 
 :func:`run_backtest` loads the market, runs the engines of
 :mod:`core.engines` (Signal → Risk → Execution → Portfolio → Analytics →
 Learning), records the run and its events in the learning engine's store
 (``kind="backtest"``, with the full config, a hash of config + data, the
-seed, the source and whether the data is synthetic), and writes the JSON
-report (:mod:`core.reports.json_report`). When anything fails after the run
-is opened, the run is marked ``failed`` with the error, and whatever events
-were written are kept.
+seed, the source and whether the data is synthetic). It writes nothing but the
+store: the JSON report is written by its callers (the CLI and the dashboard,
+:func:`core.reports.json_report.write_backtest_report`, into
+``<data_dir>/reports/``). When anything fails after the run is opened, the run
+is marked ``failed`` with the error, and whatever events were written are kept.
 """
 
 from __future__ import annotations
@@ -42,10 +43,10 @@ from core.engines.risk import SIZING_METHODS, RiskEngine
 from core.errors import ConfigError
 from core.events import new_id
 from core.learning import LearningEngine, LearningEngineConfig
+from core.lifecycle.registry import ModelRegistry
 from core.metrics import PerformanceMetrics
-from core.reports.json_report import build_backtest_report, reports_dir, write_json_report
 from core.signals import EnsembleConfig, EnsembleSignalEngine
-from core.store import default_data_dir
+from core.store import Store, default_data_dir
 from core.trades import CONFIDENCE_KEYS
 
 __all__ = ["DEFAULT_THRESHOLD", "BacktestConfig", "BacktestResult", "run_backtest"]
@@ -128,12 +129,11 @@ class BacktestConfig:
     seed : int, default 0
         Seed of every random draw (synthetic market, the ensemble's classifier), >= 0.
     use_learning_engine : bool, default True
-        Record the run and its events; False records nothing (a report is
-        still written).
+        Record the run and its events; False records nothing.
     data_dir : str, optional
         The learning engine's data directory (default
-        ``$SIGNAL_LAB_DATA_DIR`` or ``artifacts/learning_engine``); reports go
-        to its sibling ``reports``.
+        ``$SIGNAL_LAB_DATA_DIR`` or ``artifacts/learning_engine``). A backtest
+        writes nothing outside it.
     name : str, optional
         A label for the run.
     calibrator : str, optional
@@ -417,9 +417,8 @@ class BacktestResult:
     source : str
     synthetic : bool
     data_dir : Path
-        The learning engine's data directory (reports are in its sibling).
-    report_path : Path or None
-        The JSON report.
+        The learning engine's data directory (the JSON report, when a caller
+        writes one, goes to its ``reports`` folder).
     validation_passed : bool
     validation_rule : str
     events_recorded : int
@@ -447,7 +446,6 @@ class BacktestResult:
     source: str
     synthetic: bool
     data_dir: Path
-    report_path: Path | None
     validation_passed: bool
     validation_rule: str
     events_recorded: int
@@ -483,7 +481,6 @@ class BacktestResult:
             "source": self.source,
             "synthetic": self.synthetic,
             "data_dir": str(self.data_dir),
-            "report_path": str(self.report_path) if self.report_path is not None else None,
             "validation_passed": self.validation_passed,
             "validation_rule": self.validation_rule,
             "events_recorded": self.events_recorded,
@@ -502,12 +499,9 @@ def _production_calibrated(
     signal_engine: SignalEngineProtocol | None,
 ) -> tuple[SignalEngineProtocol, dict[str, Any]]:
     """Wrap the signal engine so its signals carry the production calibrator's probability."""
-    from core.lifecycle.registry import ModelRegistry  # the registry imports this module
-    from core.store import Store
-
     inner = signal_engine if signal_engine is not None else config.signal_engine()
     if engine is not None:
-        wrapped = ModelRegistry(engine.store).calibrated_signal_engine(config.calibrator, inner)
+        wrapped = engine.registry.calibrated_signal_engine(config.calibrator, inner)
     else:
         with Store(config.resolved_data_dir()) as store:
             wrapped = ModelRegistry(store).calibrated_signal_engine(config.calibrator, inner)
@@ -522,7 +516,7 @@ def run_backtest(
     progress: ProgressCallback | None = None,
     signal_engine: SignalEngineProtocol | None = None,
 ) -> BacktestResult:
-    """Run one backtest, record it and write its report.
+    """Run one backtest and record it in the store.
 
     Parameters
     ----------
@@ -656,11 +650,10 @@ def _finish(
     report: ProgressCallback,
     data_seconds: float,
 ) -> BacktestResult:
-    """Assemble the result and write the JSON report."""
+    """Assemble the result."""
     report("report", 0.0)
     analytics = outcome.analytics
     executions = outcome.trades.drop(columns=["confidence"], errors="ignore")
-    path = reports_dir(data_dir) / f"{outcome.run_id}.json"
     result = BacktestResult(
         run_id=outcome.run_id,
         config=config,
@@ -681,12 +674,10 @@ def _finish(
         source=data.source,
         synthetic=data.synthetic,
         data_dir=Path(data_dir).resolve(),
-        report_path=path,
         validation_passed=analytics.validation_passed,
         validation_rule=analytics.validation_rule,
         events_recorded=int(events),
         timings=MappingProxyType({"data": data_seconds, **outcome.timings}),
     )
-    write_json_report(build_backtest_report(result), path)
     report("report", 1.0)
     return result

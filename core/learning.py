@@ -23,20 +23,27 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import pandas as pd
 
+from core.analytics.calibrators import BaseCalibrator
+from core.analytics.drift import DEFAULT_MIN_TRADES, DriftThresholds
+from core.analytics.drift.detectors import DriftDetector
 from core.errors import ConfigError, EngineClosedError, PayloadError, SignalLabError
 from core.events import EventType, LearningEvent, outcome_rows, signal_rows
+from core.lifecycle.drift import DriftCheck, DriftMonitor
+from core.lifecycle.gates import Evaluation, Gate
+from core.lifecycle.jobs import TrainingConfig, TrainingJobs
+from core.lifecycle.registry import ModelRegistry
 from core.store import Store, default_data_dir
-
-if TYPE_CHECKING:
-    from core.lifecycle.facade import ModelLifecycle
+from core.store.drift import BaselineRecord
+from core.store.jobs import JobRecord
+from core.store.registry import ModelVersion, StageChange
+from core.trade_windows import Window
 
 __all__ = [
     "EngineStats",
@@ -64,8 +71,6 @@ class LearningEngineConfig:
     collect_signals : bool, default True
         False drops ``SIGNAL_GENERATED`` / ``SIGNAL_ACCURACY`` events (counted
         in :attr:`EngineStats.dropped_signal_events`).
-    enable_drift_detection : bool, default True
-        Whether lifecycle code may run drift checks on the events recorded.
     executor : str, optional
         Where training jobs run (see :func:`core.lifecycle.executors.make_executor`):
         None or ``"local"`` a local process pool, ``"thread"`` a thread pool,
@@ -75,7 +80,6 @@ class LearningEngineConfig:
     data_dir: str | Path | None = None
     max_events_memory: int = 20000
     collect_signals: bool = True
-    enable_drift_detection: bool = True
     executor: str | None = None
 
     def __post_init__(self) -> None:
@@ -85,9 +89,10 @@ class LearningEngineConfig:
                 f"max_events_memory must be a whole number >= 1, got {bound!r}; "
                 "the default is 20000"
             )
-        for name in ("collect_signals", "enable_drift_detection"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if not isinstance(self.collect_signals, bool):
+            raise ConfigError(
+                f"collect_signals must be true or false, got {self.collect_signals!r}"
+            )
         if self.executor is not None and not isinstance(self.executor, str):
             raise ConfigError(
                 f"executor must be None, 'local', 'thread' or a dask://HOST:PORT address, "
@@ -171,13 +176,21 @@ class RunRecord:
 class LearningEngineProtocol(Protocol):
     """What an orchestrator needs of a learning engine."""
 
-    async def update(self, results: RunRecord | Iterable[LearningEvent]) -> None:
+    def update(self, results: RunRecord | Iterable[LearningEvent]) -> None:
         """Record the results of a run (or a batch of events)."""
         ...
 
 
 class LearningEngine:
     """Records events in SQLite and reports on the store.
+
+    The model lifecycle of the same store is reached through three typed
+    services: :attr:`registry` (:class:`~core.lifecycle.registry.ModelRegistry`),
+    :attr:`jobs` (:class:`~core.lifecycle.jobs.TrainingJobs`, created on first
+    use) and :attr:`drift` (:class:`~core.lifecycle.drift.DriftMonitor`). The
+    seed's lifecycle methods (:meth:`register_model`, :meth:`evaluate_model`,
+    :meth:`promote_model`, :meth:`load_model`, :meth:`submit_training_job`,
+    :meth:`set_drift_baseline`, :meth:`check_drift`) call them directly.
 
     Parameters
     ----------
@@ -201,7 +214,9 @@ class LearningEngine:
         self._flushes = 0
         self._last_flush: str | None = None
         self._open_runs: set[str] = set()
-        self._lifecycle: ModelLifecycle | None = None
+        self.registry = ModelRegistry(self.store)
+        self.drift = DriftMonitor(self.store)
+        self._jobs: TrainingJobs | None = None
         self._closed = False
 
     # ----------------------------------------------------------------- recording
@@ -280,11 +295,11 @@ class LearningEngine:
         return written
 
     def _after_write(self) -> None:
-        """Let the model lifecycle (if in use) submit training jobs that are now due."""
-        if self._lifecycle is not None:
-            self._lifecycle.check_triggers()
+        """Let the training jobs (if in use) submit the jobs that are now due."""
+        if self._jobs is not None:
+            self._jobs.check_triggers()
 
-    async def update(self, results: RunRecord | Iterable[LearningEvent]) -> None:
+    def update(self, results: RunRecord | Iterable[LearningEvent]) -> None:
         """Record a run's results (signals, outcomes, summary) or a batch of events."""
         if isinstance(results, RunRecord):
             self.record_trades(results.run_id, results.signals, results.outcomes)
@@ -410,58 +425,111 @@ class LearningEngine:
         checks["check_ms"] = round((time.perf_counter() - started) * 1000, 2)
         return HealthReport(status=status, reasons=tuple(reasons), checks=checks)
 
-    def event_type_counts(self, events: Iterable[LearningEvent]) -> dict[str, int]:
-        """Count events by type (a helper for summaries)."""
-        return dict(Counter(e.type.value for e in events))
-
     # ----------------------------------------------------------------- model lifecycle
 
     @property
-    def lifecycle(self) -> ModelLifecycle:
-        """The :class:`core.lifecycle.facade.ModelLifecycle` of this store (created on first use)."""
+    def jobs(self) -> TrainingJobs:
+        """Training jobs of this store (created on first use; fails jobs a stopped process left)."""
         with self._lock:
-            if self._lifecycle is None:
-                from core.lifecycle.facade import ModelLifecycle  # lazy: heavy imports
+            if self._jobs is None:
+                self._jobs = TrainingJobs(self.store, executor=self.config.executor)
+            return self._jobs
 
-                self._lifecycle = ModelLifecycle(self.store, executor=self.config.executor)
-            return self._lifecycle
+    def register_model(
+        self,
+        name: str,
+        *,
+        model_type: str,
+        calibrator: BaseCalibrator | None = None,
+        params: Mapping[str, Any] | None = None,
+        key: str = "confidence",
+        training_run_id: str | None = None,
+        window: Window = None,
+        metrics: Mapping[str, Any] | None = None,
+        note: str | None = None,
+    ) -> ModelVersion:
+        """Register the next version of ``name`` (:meth:`ModelRegistry.register`)."""
+        return self.registry.register(
+            name, model_type=model_type, calibrator=calibrator, params=params, key=key,
+            training_run_id=training_run_id, window=window, metrics=metrics, note=note,
+        )  # fmt: skip
 
-    def register_model(self, name: str, **fields: Any) -> Any:
-        """Register a model version (see ``ModelLifecycle.register_model``)."""
-        return self.lifecycle.register_model(name, **fields)
-
-    def evaluate_model(self, name: str, version: int, *args: Any, **options: Any) -> Any:
-        """Evaluate a version out of sample (see ``ModelLifecycle.evaluate_model``)."""
+    def evaluate_model(
+        self,
+        name: str,
+        version: int,
+        run_id: str | None = None,
+        gates: Iterable[Gate | str] | None = None,
+        *,
+        trades: pd.DataFrame | None = None,
+        window: Window = None,
+    ) -> Evaluation:
+        """Score a version out of sample and apply the gates (:meth:`ModelRegistry.evaluate`)."""
         self.flush()
-        return self.lifecycle.evaluate_model(name, version, *args, **options)
+        return self.registry.evaluate(name, version, run_id, gates, trades=trades, window=window)
 
-    def promote_model(self, name: str, version: int, **options: Any) -> Any:
-        """Promote a version (see ``ModelLifecycle.promote_model``)."""
-        return self.lifecycle.promote_model(name, version, **options)
+    def promote_model(
+        self,
+        name: str,
+        version: int,
+        *,
+        to_stage: str = "production",
+        reason: str | None = None,
+        force: bool = False,
+    ) -> list[StageChange]:
+        """Move a version to ``to_stage`` (:meth:`ModelRegistry.promote`)."""
+        return self.registry.promote(name, version, to_stage=to_stage, reason=reason, force=force)
 
-    def load_model(self, name: str, *args: Any, **options: Any) -> Any:
-        """The production calibrator of ``name`` (see ``ModelLifecycle.load_model``)."""
-        return self.lifecycle.load_model(name, *args, **options)
+    def load_model(
+        self, name: str, stage: str | None = "production", *, version: int | None = None
+    ) -> BaseCalibrator:
+        """The calibrator of ``name`` in ``stage`` or of ``version`` (:meth:`ModelRegistry.load`)."""
+        return self.registry.load(name, stage, version=version)
 
-    def submit_training_job(self, model_name: str, *args: Any, **options: Any) -> Any:
-        """Queue a training job (see ``ModelLifecycle.submit_training_job``)."""
+    def submit_training_job(
+        self,
+        model_name: str,
+        model_type: str = "calibrator",
+        config: Mapping[str, Any] | TrainingConfig | None = None,
+    ) -> JobRecord:
+        """Queue a training job and start it in the background (:meth:`TrainingJobs.submit`)."""
         self.flush()
-        return self.lifecycle.submit_training_job(model_name, *args, **options)
+        return self.jobs.submit(model_name, model_type, config)
 
-    def set_drift_baseline(self, model_name: str, *args: Any, **options: Any) -> Any:
-        """Store a drift baseline (see ``ModelLifecycle.set_drift_baseline``)."""
+    def set_drift_baseline(
+        self,
+        model_name: str,
+        run_id: str | None = None,
+        window: Window = None,
+        key: str = "confidence",
+        *,
+        trades: pd.DataFrame | None = None,
+        thresholds: DriftThresholds | Mapping[str, Any] | None = None,
+    ) -> BaselineRecord:
+        """Store the drift baseline of ``model_name`` (:meth:`DriftMonitor.set_baseline`)."""
         self.flush()
-        return self.lifecycle.set_drift_baseline(model_name, *args, **options)
+        return self.drift.set_baseline(
+            model_name, run_id, window, key, trades=trades, thresholds=thresholds
+        )
 
-    def check_drift(self, model_name: str, *args: Any, **options: Any) -> Any:
-        """Check drift and store alerts (see ``ModelLifecycle.check_drift``)."""
+    def check_drift(
+        self,
+        model_name: str,
+        current_trades: pd.DataFrame | None = None,
+        *,
+        run_id: str | None = None,
+        window: Window = None,
+        thresholds: DriftThresholds | Mapping[str, Any] | None = None,
+        detectors: Mapping[str, DriftDetector] | None = None,
+        outcome: Literal["win", "return_pct"] = "win",
+        min_trades: int = DEFAULT_MIN_TRADES,
+    ) -> DriftCheck:
+        """Check trades against the baseline and store alerts (:meth:`DriftMonitor.check`)."""
         self.flush()
-        return self.lifecycle.check_drift(model_name, *args, **options)
-
-    def monitor(self, run_id: str | None = None, **options: Any) -> Any:
-        """Rolling drift of a run (see ``ModelLifecycle.monitor``)."""
-        self.flush()
-        return self.lifecycle.monitor(run_id, **options)
+        return self.drift.check(
+            model_name, current_trades, run_id=run_id, window=window, thresholds=thresholds,
+            detectors=detectors, outcome=outcome, min_trades=min_trades,
+        )  # fmt: skip
 
     # ----------------------------------------------------------------- lifetime
 
@@ -479,8 +547,8 @@ class LearningEngine:
             self._open_runs.clear()
         finally:
             self._closed = True
-            if self._lifecycle is not None:
-                self._lifecycle.close()
+            if self._jobs is not None:
+                self._jobs.close()
             if self._owns_store:
                 self.store.close()
 

@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from core import dashboard as dash
-from core.backtest import BacktestConfig, run_backtest
+from core.backtest import BacktestConfig
 from core.errors import DriftError, RunNotFoundError, SignalLabError
 from core.learning import LearningEngine, LearningEngineConfig
 from core.store import Store, default_data_dir
@@ -129,7 +129,7 @@ def run_backtest_now(config: Any) -> str | None:
             status.write(f"{dash.STAGE_LABELS.get(stage, stage)}…")
 
     try:
-        result = run_backtest(config, engine=engine(), progress=progress)
+        result = dash.run_and_report(config, engine=engine(), progress=progress)
     except SignalLabError as exc:
         status.update(label="The backtest failed", state="error")
         failed = [r for r in store().list_runs() if r.id not in before and r.status == "failed"]

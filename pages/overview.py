@@ -84,9 +84,7 @@ with right:
     st.subheader("Latest alerts")
     with ui.shown_errors():
         alerts = dash.alerts_table(ui.engine(), limit=5)
-        if alerts is None:
-            st.caption("Drift alerts appear here once the model lifecycle is available.")
-        elif alerts.empty:
+        if alerts.empty:
             st.caption("No drift alerts. Set a baseline on the Drift page to start monitoring.")
         else:
             st.dataframe(alerts, hide_index=True, width="stretch")

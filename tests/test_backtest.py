@@ -17,7 +17,7 @@ from core.engines import STAGES, OrchestrationEngine
 from core.errors import ConfigError, StoreError
 from core.events import EventType
 from core.learning import LearningEngine, LearningEngineConfig
-from core.reports.json_report import REPORT_KEYS, read_json_report
+from core.reports.json_report import REPORT_KEYS, read_json_report, write_backtest_report
 from core.store import DB_FILENAME, Store
 from core.trades import CORE_COLUMNS, validate_trades
 
@@ -92,10 +92,19 @@ def test_backtest_records_signals_outcomes_and_metric(data_dir):
     assert payload["improvement"]["win_rate"] == pytest.approx(result.improvement["win_rate"])
 
 
-def test_report_has_every_key_and_lives_next_to_the_data_dir(data_dir):
+def test_a_backtest_writes_nothing_outside_its_data_dir(tmp_path):
+    data_dir = tmp_path / "chosen"
     result = run_backtest(small(data_dir))
-    assert result.report_path == data_dir.parent.resolve() / "reports" / f"{result.run_id}.json"
-    report = read_json_report(result.report_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["chosen"]
+    assert not (data_dir / "reports").exists()  # the engine writes only the store
+    path = write_backtest_report(result)
+    assert path == data_dir.resolve() / "reports" / f"{result.run_id}.json"
+    assert [p.name for p in tmp_path.iterdir()] == ["chosen"]
+
+
+def test_report_has_every_key_and_lives_in_the_data_dir(data_dir):
+    result = run_backtest(small(data_dir))
+    report = read_json_report(write_backtest_report(result))
     assert set(REPORT_KEYS) <= set(report)
     assert report["use_learning_engine"] is True
     assert report["learning_events_recorded"] == result.events_recorded
@@ -132,7 +141,7 @@ def test_same_config_and_data_give_the_same_events_and_report(data_dir):
     with Store(data_dir) as store:
         events = [store.events_frame(run_id=r.run_id).drop(columns=ignore) for r in (first, second)]
     pd.testing.assert_frame_equal(*events)
-    reports = [read_json_report(r.report_path) for r in (first, second)]
+    reports = [read_json_report(write_backtest_report(r)) for r in (first, second)]
     for report in reports:
         del report["run_id"], report["timestamp"]
     assert reports[0] == reports[1]
@@ -151,7 +160,7 @@ def test_without_the_learning_engine_nothing_is_recorded(data_dir):
     result = run_backtest(small(data_dir, use_learning_engine=False))
     assert result.events_recorded == 0
     assert not (data_dir / DB_FILENAME).exists()
-    report = read_json_report(result.report_path)
+    report = read_json_report(write_backtest_report(result))
     assert report["use_learning_engine"] is False
     assert report["learning_events_recorded"] == 0
     assert report["learning_data_dir"] is None

@@ -10,7 +10,7 @@ import pytest
 from core.backtest import BacktestConfig
 from core.cli import main
 from core.errors import ConfigError
-from core.lifecycle.grid import GRID_METRICS, expand_grid, run_grid
+from core.grid import GRID_METRICS, expand_grid, run_grid
 from core.store import Store
 
 #: Small synthetic market: 10 symbols x 300 days, a 2 x 2 grid.
@@ -92,7 +92,7 @@ def test_grid_on_a_dask_cluster_matches_the_local_pool(tmp_path, local_result):
 
 
 def test_a_failing_combination_is_reported_not_fatal(tmp_path, monkeypatch):
-    import core.lifecycle.grid as grid_module
+    import core.grid as grid_module
 
     real = grid_module.run_grid_point
 

@@ -17,10 +17,10 @@ import pytest
 from core.cli import main
 from core.errors import ConfigError, JobError
 from core.events import EventType, LearningEvent
+from core.learning import LearningEngine, LearningEngineConfig
 from core.lifecycle.executors import ClusterExecutor, describe, make_executor
-from core.lifecycle.facade import ModelLifecycle
-from core.lifecycle.jobs import TrainingConfig, train_calibrator
-from core.store.lifecycle import LifecycleStore
+from core.lifecycle.jobs import TrainingConfig, TrainingJobs, train_calibrator
+from core.store.jobs import JobTables
 from tests.test_registry import record_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,9 +33,10 @@ def run_id(store):
 
 @pytest.fixture
 def lifecycle(store):
-    lc = ModelLifecycle(store, executor="thread")
+    """A learning engine on ``store`` whose training jobs run on a thread pool."""
+    lc = LearningEngine(LearningEngineConfig(executor="thread"), store=store)
     yield lc
-    lc.close()
+    lc.shutdown()
 
 
 def _states(store, job_id):
@@ -95,11 +96,11 @@ def test_job_runs_to_success_and_registers_a_development_version(lifecycle, stor
         {"method": "isotonic", "run_id": run_id, "window": [None, "2016-06-01"]},
     )
     assert job.trigger == "manual"
-    done = lifecycle.wait_job(job.id, timeout=30)
+    done = lifecycle.jobs.wait(job.id, timeout=30)
     assert done.state == "succeeded" and done.error is None and done.version == 1
     assert done.started is not None and done.finished >= done.started
     assert _states(store, job.id) == ["queued", "running", "succeeded"]
-    version = lifecycle.get_model("cal", 1)
+    version = lifecycle.registry.get("cal", 1)
     assert (version.stage, version.method, version.job_id) == ("development", "isotonic", job.id)
     assert version.train_end < pd.Timestamp("2016-06-01", tz="UTC")
     assert {"oos_brier", "oos_ece", "raw_brier", "n_oos"} <= set(version.metrics)
@@ -108,7 +109,7 @@ def test_job_runs_to_success_and_registers_a_development_version(lifecycle, stor
 
 def test_a_failing_job_records_the_error(lifecycle, store):
     job = lifecycle.submit_training_job("cal", "calibrator", {"run_id": "run-missing"})
-    done = lifecycle.wait_job(job.id, timeout=30)
+    done = lifecycle.jobs.wait(job.id, timeout=30)
     assert done.state == "failed" and "run-missing" in done.error
     assert _states(store, job.id) == ["queued", "running", "failed"]
     [event] = [e for e in store.query_events(event_type=EventType.TRAINING_JOB_UPDATED)
@@ -129,35 +130,35 @@ def test_wait_times_out_on_a_job_still_queued(store, run_id):
     gate = threading.Event()
     pool = ThreadPoolExecutor(max_workers=1)
     pool.submit(gate.wait)  # the only worker is busy
-    lc = ModelLifecycle(store, executor=pool)
+    jobs = TrainingJobs(store, executor=pool)
     try:
-        job = lc.submit_training_job("cal", "calibrator", {"run_id": run_id})
+        job = jobs.submit("cal", "calibrator", {"run_id": run_id})
         with pytest.raises(JobError, match="still queued after 0.2 s"):
-            lc.wait_job(job.id, timeout=0.2)
+            jobs.wait(job.id, timeout=0.2)
         gate.set()
-        assert lc.wait_job(job.id, timeout=30).state == "succeeded"
+        assert jobs.wait(job.id, timeout=30).state == "succeeded"
     finally:
         gate.set()
-        lc.close()
+        jobs.close()
         pool.shutdown()
 
 
 def test_job_on_the_default_local_process_pool(store, run_id):
-    with ModelLifecycle(store) as lc:  # executor=None: a spawned process pool
+    with LearningEngine(store=store) as lc:  # executor=None: a spawned process pool
         job = lc.submit_training_job("cal", "calibrator", {"run_id": run_id, "method": "beta"})
-        done = lc.wait_job(job.id, timeout=60)
+        done = lc.jobs.wait(job.id, timeout=60)
         assert done.state == "succeeded", done.error
         assert done.worker.split(":")[1] != str(os.getpid())  # ran in another process
-        assert lc.get_model("cal", done.version).method == "beta"
+        assert lc.registry.get("cal", done.version).method == "beta"
 
 
 def test_jobs_frame_and_unknown_job(lifecycle, run_id):
     job = lifecycle.submit_training_job("cal", "calibrator", {"run_id": run_id})
-    lifecycle.wait_job(job.id, timeout=30)
-    frame = lifecycle.list_jobs()
+    lifecycle.jobs.wait(job.id, timeout=30)
+    frame = lifecycle.jobs.frame()
     assert list(frame["id"]) == [job.id] and frame.loc[0, "state"] == "succeeded"
     with pytest.raises(JobError, match="no training job 'job-x'"):
-        lifecycle.get_job("job-x")
+        lifecycle.jobs.get("job-x")
 
 
 # --------------------------------------------------------------------------- automatic trigger
@@ -170,40 +171,40 @@ def _outcome(run_id: str, i: int) -> LearningEvent:
 
 
 def test_auto_training_fires_once_per_batch_of_events(lifecycle, store, run_id):
-    trigger = lifecycle.enable_auto_training("auto", {"run_id": run_id})
+    trigger = lifecycle.jobs.enable_auto_training("auto", {"run_id": run_id})
     assert trigger.every == 1000  # the default
     submitted = []
     for i in range(1500):  # the check runs after every single event
         store.insert_events([_outcome(run_id, i)])
-        submitted += lifecycle.check_triggers()
+        submitted += lifecycle.jobs.check_triggers()
     assert len(submitted) == 1 and submitted[0].trigger == "auto"
     assert lifecycle.jobs.pending_events("auto") == 500
-    done = lifecycle.wait_job(submitted[0].id, timeout=30)
-    assert done.state == "succeeded" and lifecycle.get_model("auto").version == 1
+    done = lifecycle.jobs.wait(submitted[0].id, timeout=30)
+    assert done.state == "succeeded" and lifecycle.registry.get("auto").version == 1
     store.insert_events([_outcome(run_id, 2000 + i) for i in range(500)])
-    assert len(lifecycle.check_triggers()) == 1  # the next thousand fires again
-    assert lifecycle.check_triggers() == []
+    assert len(lifecycle.jobs.check_triggers()) == 1  # the next thousand fires again
+    assert lifecycle.jobs.check_triggers() == []
 
 
 def test_a_manual_job_restarts_the_trigger_count(lifecycle, store, run_id):
-    lifecycle.enable_auto_training("auto", {"run_id": run_id}, every=10)
+    lifecycle.jobs.enable_auto_training("auto", {"run_id": run_id}, every=10)
     store.insert_events([_outcome(run_id, i) for i in range(8)])
     job = lifecycle.submit_training_job("auto", "calibrator", {"run_id": run_id})
     assert lifecycle.jobs.pending_events("auto") == 0
     store.insert_events([_outcome(run_id, 100 + i) for i in range(5)])
-    assert lifecycle.check_triggers() == []
-    lifecycle.wait_job(job.id, timeout=30)
+    assert lifecycle.jobs.check_triggers() == []
+    lifecycle.jobs.wait(job.id, timeout=30)
 
 
 def test_concurrent_trigger_checks_claim_the_events_once(lifecycle, store, run_id):
-    lifecycle.enable_auto_training("auto", {"run_id": run_id}, every=50)
+    lifecycle.jobs.enable_auto_training("auto", {"run_id": run_id}, every=50)
     store.insert_events([_outcome(run_id, i) for i in range(60)])
     barrier = threading.Barrier(6)
     found: list = []
 
     def check():
         barrier.wait()
-        found.extend(lifecycle.check_triggers())
+        found.extend(lifecycle.jobs.check_triggers())
 
     threads = [threading.Thread(target=check) for _ in range(6)]
     for t in threads:
@@ -211,14 +212,14 @@ def test_concurrent_trigger_checks_claim_the_events_once(lifecycle, store, run_i
     for t in threads:
         t.join()
     assert len(found) == 1
-    lifecycle.wait_job(found[0].id, timeout=30)
+    lifecycle.jobs.wait(found[0].id, timeout=30)
 
 
 def test_disabled_trigger_does_not_fire(lifecycle, store, run_id):
-    lifecycle.enable_auto_training("auto", {"run_id": run_id}, every=5)
+    lifecycle.jobs.enable_auto_training("auto", {"run_id": run_id}, every=5)
     lifecycle.jobs.disable_auto_training("auto")
     store.insert_events([_outcome(run_id, i) for i in range(10)])
-    assert lifecycle.check_triggers() == []
+    assert lifecycle.jobs.check_triggers() == []
 
 
 # --------------------------------------------------------------------------- restart
@@ -227,9 +228,9 @@ def test_disabled_trigger_does_not_fire(lifecycle, store, run_id):
 _ORPHAN = """
 import os, socket, sys
 from core.store import Store
-from core.store.lifecycle import LifecycleStore
+from core.store.jobs import JobTables
 with Store(sys.argv[1]) as store:
-    sql = LifecycleStore(store)
+    sql = JobTables(store)
     sql.create_job(job_id="job-orphan", model_name="cal", model_type="calibrator", config={},
                    trigger="manual", owner_pid=os.getpid(), owner_host=socket.gethostname())
     sql.set_job_state("job-orphan", "running", from_states=("queued",), worker="w")
@@ -241,18 +242,18 @@ def test_restart_fails_a_job_left_running_by_a_stopped_process(data_dir, store):
         [sys.executable, "-c", _ORPHAN, str(data_dir)], cwd=ROOT, check=True, timeout=60,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
-    assert LifecycleStore(store).get_job("job-orphan").state == "running"
+    assert JobTables(store).get_job("job-orphan").state == "running"
     # A live job of this process must survive the recovery.
-    LifecycleStore(store).create_job(
+    JobTables(store).create_job(
         job_id="job-live", model_name="cal", model_type="calibrator", config={},
         trigger="manual", owner_pid=os.getpid(), owner_host=socket.gethostname(),
     )  # fmt: skip
-    with ModelLifecycle.open(data_dir, executor="thread") as lc:
-        orphan = lc.get_job("job-orphan")
+    with LearningEngine(LearningEngineConfig(data_dir=data_dir, executor="thread")) as lc:
+        orphan = lc.jobs.get("job-orphan")
         assert orphan.state == "failed"
         assert "stopped before it finished" in orphan.error and "pid" in orphan.error
         assert lc.jobs.recovered == ["job-orphan"]
-        assert lc.get_job("job-live").state == "queued"
+        assert lc.jobs.get("job-live").state == "queued"
     assert _states(store, "job-orphan") == ["queued", "running", "failed"]
 
 

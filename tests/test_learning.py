@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pandas as pd
 import pytest
 
@@ -140,7 +138,7 @@ def test_update_satisfies_the_protocol(engine):
     signals, outcomes = make_signals(8)
     summary = {"baseline": {"win_rate": 0.5}, "filtered": {"win_rate": 0.6},
                "improvement": {"win_rate": 0.1}, "applied_threshold": 0.6}  # fmt: skip
-    asyncio.run(engine.update(RunRecord(run_id, signals, outcomes, summary, ts="2020-02-01")))
+    engine.update(RunRecord(run_id, signals, outcomes, summary, ts="2020-02-01"))
     engine.finish_run(run_id)
     (metric,) = engine.query_events(event_type=EventType.METRIC_RECORDED, run_id=run_id)
     assert metric.payload["filtered"] == {"win_rate": 0.6}

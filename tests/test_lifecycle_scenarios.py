@@ -21,7 +21,7 @@ from core.analytics.calibrators import make_calibrator
 from core.backtest import BacktestConfig, run_backtest
 from core.events import EventType, LearningEvent
 from core.learning import LearningEngine, LearningEngineConfig
-from core.lifecycle.registry import Gate
+from core.lifecycle.gates import Gate
 
 CUT = "2007-01-01"  # training / baseline window: entries before; evaluation: from here
 NORMAL = ("2010-01-01", None)
@@ -40,7 +40,6 @@ def sample(tmp_path_factory):
     engine = LearningEngine(LearningEngineConfig(data_dir=data_dir, max_events_memory=50))
     result = run_backtest(BacktestConfig(data_dir=str(data_dir)), engine=engine)
     yield engine, result, engine.trades_frame(result.run_id)
-    engine.lifecycle.close()
     engine.shutdown()
 
 
@@ -128,8 +127,8 @@ def test_scenario_model_lifecycle(sample):
     )
     loaded = engine.load_model(MODEL)
     np.testing.assert_allclose(loaded.predict([0.4, 0.6]), cal.predict([0.4, 0.6]))
-    lifecycle = engine.lifecycle
-    scored = lifecycle.apply_production_calibrator(later, MODEL)
+    lifecycle = engine  # the services: engine.registry, engine.jobs, engine.drift
+    scored = lifecycle.registry.apply_production_calibrator(later, MODEL)
     np.testing.assert_allclose(
         scored["calibrated_probability"], cal.predict(later["confidence"].to_numpy())
     )
@@ -138,7 +137,9 @@ def test_scenario_model_lifecycle(sample):
     config = BacktestConfig(data_dir=str(engine.store.data_dir), confidence_key="calibrated_probability",
                             threshold=0.55)  # fmt: skip
     calibrated_run = run_backtest(
-        config, engine=engine, signal_engine=lifecycle.registry.calibrated_signal_engine(MODEL)
+        config,
+        engine=engine,
+        signal_engine=lifecycle.registry.calibrated_signal_engine(MODEL, config.signal_engine()),
     )
     ct = engine.trades_frame(calibrated_run.run_id)
     np.testing.assert_allclose(
@@ -149,9 +150,9 @@ def test_scenario_model_lifecycle(sample):
     job = engine.submit_training_job(
         MODEL, "calibrator", {"method": "beta", "run_id": run_id, "window": [None, CUT]}
     )
-    done = lifecycle.wait_job(job.id, timeout=60)
+    done = lifecycle.jobs.wait(job.id, timeout=60)
     assert done.state == "succeeded", done.error
-    v2 = lifecycle.get_model(MODEL, done.version)
+    v2 = lifecycle.registry.get(MODEL, done.version)
     assert v2.stage == "development" and v2.metrics["mode"] == "walk_forward"
     challenger = engine.evaluate_model(MODEL, v2.version, run_id, GATES)
     assert challenger.production_version == 1
@@ -162,7 +163,7 @@ def test_scenario_model_lifecycle(sample):
     assert baseline.n == len(early)
     normal = engine.check_drift(MODEL, run_id=run_id, window=NORMAL)
     assert normal.report.n_current > 300 and normal.new_alert_ids == ()
-    assert lifecycle.list_alerts(MODEL).empty
+    assert lifecycle.drift.alerts(MODEL).empty
 
     # The same real trades degraded: the confident half of the signals now loses, and
     # every confidence reads 0.1 higher -> distribution, performance, calibration alerts.
@@ -176,12 +177,12 @@ def test_scenario_model_lifecycle(sample):
     assert {"psi", "ks", "win_rate", "brier", "mean_return", "sharpe"} <= kinds
     assert degraded.severity == "critical"
     assert engine.check_drift(MODEL, current).new_alert_ids == ()  # no duplicates
-    alerts = lifecycle.list_alerts(MODEL)
+    alerts = lifecycle.drift.alerts(MODEL)
     assert len(alerts) == len(degraded.new_alert_ids)
-    lifecycle.acknowledge_alert(int(alerts["id"].iloc[0]))
-    assert len(lifecycle.list_alerts(MODEL, acknowledged=False)) == len(alerts) - 1
+    lifecycle.drift.acknowledge(int(alerts["id"].iloc[0]))
+    assert len(lifecycle.drift.alerts(MODEL, acknowledged=False)) == len(alerts) - 1
 
-    rolling = engine.monitor(run_id, model_name=MODEL, window=250)
+    rolling = engine.drift.monitor(run_id, model_name=MODEL, window=250)
     assert len(rolling) == len(trades) // 250 and "severity" in rolling.columns
 
     # Every lifecycle step left its event.

@@ -23,16 +23,16 @@ def test_flushes_submit_auto_training_once_per_thousand_outcomes(data_dir):
         signals, outcomes = make_signals(400)
         with engine.run(kind="import") as run_id:
             engine.record_trades(run_id, signals, outcomes)
-        engine.lifecycle.enable_auto_training("auto", {"run_id": run_id, "method": "platt"})
+        engine.jobs.enable_auto_training("auto", {"run_id": run_id, "method": "platt"})
         # 400 outcomes were recorded before the trigger existed; they do not count.
         engine.record_events(_outcome(i) for i in range(2_500))  # 25 flushes of 100
-        jobs = engine.lifecycle.list_jobs()
+        jobs = engine.jobs.frame()
         assert len(jobs) == 2  # at 1,000 and 2,000 outcomes: once each, not once per event
         assert set(jobs["trigger"]) == {"auto"}
         for job_id in jobs["id"]:
-            assert engine.lifecycle.wait_job(job_id, timeout=60).state == "succeeded"
-        assert engine.lifecycle.get_model("auto").version == 2
-        assert engine.lifecycle.jobs.pending_events("auto") == 500
+            assert engine.jobs.wait(job_id, timeout=60).state == "succeeded"
+        assert engine.registry.get("auto").version == 2
+        assert engine.jobs.pending_events("auto") == 500
 
 
 def test_backtest_uses_the_production_calibrator(data_dir):
@@ -41,7 +41,7 @@ def test_backtest_uses_the_production_calibrator(data_dir):
     config = LearningEngineConfig(data_dir=data_dir, executor="thread")
     with LearningEngine(config) as engine:
         first = run_backtest(base, engine=engine)
-        engine.lifecycle.register_calibrator("cal", first.trades, method="platt")
+        engine.registry.register_calibrator("cal", first.trades, method="platt")
         engine.promote_model("cal", 1, reason="wiring test", force=True)
         second = run_backtest(
             base.replace(calibrator="cal", confidence_key="calibrated_probability"),
@@ -51,7 +51,7 @@ def test_backtest_uses_the_production_calibrator(data_dir):
         info = engine.store.get_run(second.run_id)
         calibrated = engine.query_events(event_type=EventType.SIGNAL_GENERATED,
                                          run_id=second.run_id, limit=5)  # fmt: skip
-        stored = engine.lifecycle.registry.load("cal", version=1)
+        stored = engine.registry.load("cal", version=1)
         first_hash = engine.store.get_run(first.run_id).config_hash
     expected = stored.predict(trades["confidence"].to_numpy())
     np.testing.assert_allclose(trades["calibrated_probability"], expected)

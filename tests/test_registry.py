@@ -16,13 +16,9 @@ from core.analytics.calibrators import make_calibrator
 from core.cli import main
 from core.errors import ConfigError, ModelNotFoundError, PromotionRefusedError
 from core.events import EventType, outcome_rows, signal_rows
-from core.lifecycle.registry import (
-    DEFAULT_GATES,
-    CalibratedSignalEngine,
-    Gate,
-    ModelRegistry,
-    score_model,
-)
+from core.lifecycle.gates import DEFAULT_GATES, Gate, score_model
+from core.lifecycle.registry import ModelRegistry
+from core.signals.calibrated import CalibratedSignalEngine
 from core.store import Store
 
 

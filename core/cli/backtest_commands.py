@@ -12,6 +12,7 @@ import argparse
 import math
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -20,6 +21,7 @@ from core.backtest import DEFAULT_THRESHOLD, BacktestConfig, run_backtest
 from core.cli.common import add_common_options, emit, print_table, stderr
 from core.data.market import SOURCES
 from core.engines.risk import SIZING_METHODS
+from core.reports.json_report import write_backtest_report
 from core.trades import CONFIDENCE_KEYS
 
 __all__ = ["register"]
@@ -123,7 +125,7 @@ def _fmt(value: float, pattern: str) -> str:
     return pattern.format(value)
 
 
-def _summary(result: Any) -> str:
+def _summary(result: Any, report_path: Path) -> str:
     base, filt = result.baseline.numeric(), result.filtered.numeric()
     rows = []
     for key, pattern in _SHOWN:
@@ -151,7 +153,7 @@ def _summary(result: Any) -> str:
         f"confidence vs outcome: corr(return) {_fmt(cal.pearson_return, '{:+.3f}')}, "
         f"corr(win) {_fmt(cal.pearson_win, '{:+.3f}')}, Brier {_fmt(cal.brier, '{:.4f}')}",
         f"validation {verdict}: {result.validation_rule}",
-        f"report: {result.report_path}",
+        f"report: {report_path}",
     ]
     return "\n".join(lines)
 
@@ -167,8 +169,9 @@ def _backtest(args: argparse.Namespace) -> int:
     if not args.quiet:
         stderr(f"backtest on {config.source} data ...")
     result = run_backtest(config, progress=progress)
-    payload = result.to_dict()
-    emit(args, payload, _summary(result))
+    report_path = write_backtest_report(result)
+    payload = {**result.to_dict(), "report_path": str(report_path)}
+    emit(args, payload, _summary(result, report_path))
     if args.check and not result.validation_passed:
         print("validation did not pass", file=sys.stderr)
         return 1

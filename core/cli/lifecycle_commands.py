@@ -18,8 +18,9 @@ from typing import Any
 import pandas as pd
 
 from core.cli.common import add_common_options, emit, open_store, print_table, stderr
-from core.lifecycle.facade import ModelLifecycle
-from core.lifecycle.registry import EVALUATION_METRICS, STAGES, Gate
+from core.learning import LearningEngine, LearningEngineConfig
+from core.lifecycle.gates import EVALUATION_METRICS, Gate
+from core.store.registry import MODEL_STAGES
 
 __all__ = ["register"]
 
@@ -35,9 +36,9 @@ def _window_options(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--end", default=None, help="entry times before this (ISO 8601)")
 
 
-def _lifecycle(args: argparse.Namespace, **options: Any) -> ModelLifecycle:
-    """The lifecycle of ``--data-dir`` on its own store (closed with it)."""
-    return ModelLifecycle.open(args.data_dir, **options)
+def _engine(args: argparse.Namespace, *, executor: str | None = None) -> LearningEngine:
+    """The learning engine of ``--data-dir``: use in ``with``, which shuts it down."""
+    return LearningEngine(LearningEngineConfig(data_dir=args.data_dir, executor=executor))
 
 
 def _frame_text(frame: pd.DataFrame) -> str:
@@ -105,36 +106,34 @@ def _register_models(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     p.add_argument("name")
     p.add_argument("version", type=int)
-    p.add_argument("--to", dest="to_stage", choices=STAGES, default="production")
+    p.add_argument("--to", dest="to_stage", choices=MODEL_STAGES, default="production")
     p.add_argument("--reason", default=None, help="why (required with --force)")
     p.add_argument("--force", action="store_true", help="promote despite the gates")
     add_common_options(p).set_defaults(handler=_models_promote)
 
 
 def _models_list(args: argparse.Namespace) -> int:
-    lc = _lifecycle(args)
-    try:
-        frame = lc.list_versions(args.name) if args.versions else lc.list_models()
+    with _engine(args) as engine:
+        frame = (
+            engine.registry.versions_frame(args.name)
+            if args.versions
+            else engine.registry.models_frame()
+        )
         if args.name and not args.versions:
             frame = frame[frame["name"] == args.name]
-    finally:
-        lc.close()
     emit(args, frame, _frame_text(frame))
     return 0
 
 
 def _models_show(args: argparse.Namespace) -> int:
-    lc = _lifecycle(args)
-    try:
-        versions = [lc.get_model(args.name, args.version)] if args.version else (
-            lc.registry.versions(args.name)
+    with _engine(args) as engine:
+        versions = [engine.registry.get(args.name, args.version)] if args.version else (
+            engine.registry.versions(args.name)
         )  # fmt: skip
         if not versions:
-            lc.get_model(args.name)  # raises ModelNotFoundError with the fix
-        evaluations = lc.evaluations(args.name, args.version)
-        history = lc.model_history(args.name, args.version)
-    finally:
-        lc.close()
+            engine.registry.get(args.name)  # raises ModelNotFoundError with the fix
+        evaluations = engine.registry.evaluations(args.name, args.version)
+        history = engine.registry.history(args.name, args.version)
     payload = {
         "name": args.name,
         "versions": [v.to_dict() for v in versions],
@@ -170,26 +169,20 @@ def _models_show(args: argparse.Namespace) -> int:
 
 def _models_evaluate(args: argparse.Namespace) -> int:
     gates = None if args.gate is None else [Gate.parse(g) for g in args.gate]
-    lc = _lifecycle(args)
-    try:
-        result = lc.evaluate_model(
+    with _engine(args) as engine:
+        result = engine.registry.evaluate(
             args.name, args.version, args.run_id, gates, window=_window(args), seed=args.seed
         )
-    finally:
-        lc.close()
     emit(args, result, result.summary())
     return 0 if result.passed else 1
 
 
 def _models_promote(args: argparse.Namespace) -> int:
-    lc = _lifecycle(args)
-    try:
-        changes = lc.promote_model(
+    with _engine(args) as engine:
+        changes = engine.promote_model(
             args.name, args.version, to_stage=args.to_stage, reason=args.reason,
             force=args.force,
         )  # fmt: skip
-    finally:
-        lc.close()
     text = "\n".join(
         f"{c.name} v{c.version}: {c.from_stage} -> {c.to_stage}"
         + (" (forced)" if c.forced else "")
@@ -259,34 +252,25 @@ def _jobs_submit(args: argparse.Namespace) -> int:
         "n_windows": args.n_windows, "min_train": args.min_train,
         "window": None if window is None else list(window),
     }  # fmt: skip
-    lc = _lifecycle(args, executor=args.executor)
-    try:
-        job = lc.submit_training_job(args.model, "calibrator", config)
+    with _engine(args, executor=args.executor) as engine:
+        job = engine.submit_training_job(args.model, "calibrator", config)
         if not args.json:
             stderr(f"job {job.id} submitted; waiting for it")
-        job = lc.wait_job(job.id, args.timeout)
-    finally:
-        lc.close()
+        job = engine.jobs.wait(job.id, args.timeout)
     emit(args, job, _job_text(job))
     return 0 if job.state == "succeeded" else 1
 
 
 def _jobs_list(args: argparse.Namespace) -> int:
-    lc = _lifecycle(args)
-    try:
-        frame = lc.list_jobs(model_name=args.model, state=args.state)
-    finally:
-        lc.close()
+    with _engine(args) as engine:
+        frame = engine.jobs.frame(model_name=args.model, state=args.state)
     emit(args, frame, _frame_text(frame.drop(columns=["worker"])))
     return 0
 
 
 def _jobs_show(args: argparse.Namespace) -> int:
-    lc = _lifecycle(args)
-    try:
-        job = lc.get_job(args.job_id)
-    finally:
-        lc.close()
+    with _engine(args) as engine:
+        job = engine.jobs.get(args.job_id)
     emit(args, job, _job_text(job))
     return 0
 
@@ -332,11 +316,8 @@ def _register_drift(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _drift_baseline(args: argparse.Namespace) -> int:
-    lc = _lifecycle(args)
-    try:
-        record = lc.set_drift_baseline(args.model, args.run_id, _window(args), args.key)
-    finally:
-        lc.close()
+    with _engine(args) as engine:
+        record = engine.set_drift_baseline(args.model, args.run_id, _window(args), args.key)
     text = (
         f"baseline {record.id} of {record.model_name}: {record.n} trades of run {record.run_id} "
         f"({record.window_start:%Y-%m-%d} to {record.window_end:%Y-%m-%d}), key {record.key}"
@@ -346,11 +327,8 @@ def _drift_baseline(args: argparse.Namespace) -> int:
 
 
 def _drift_check(args: argparse.Namespace) -> int:
-    lc = _lifecycle(args)
-    try:
-        result = lc.check_drift(args.model, run_id=args.run_id, window=_window(args))
-    finally:
-        lc.close()
+    with _engine(args) as engine:
+        result = engine.check_drift(args.model, run_id=args.run_id, window=_window(args))
     report = result.report
     lines = [
         f"{args.model}: {report.n_current} trades ({result.window_start:%Y-%m-%d} to "
@@ -364,16 +342,13 @@ def _drift_check(args: argparse.Namespace) -> int:
 
 
 def _drift_alerts(args: argparse.Namespace) -> int:
-    lc = _lifecycle(args)
-    try:
+    with _engine(args) as engine:
         for alert_id in args.ack or []:
-            lc.acknowledge_alert(alert_id)
-        frame = lc.list_alerts(
+            engine.drift.acknowledge(alert_id)
+        frame = engine.drift.alerts(
             args.model, severity=args.severity,
             acknowledged=False if args.unacknowledged else None, limit=args.limit,
         )  # fmt: skip
-    finally:
-        lc.close()
     cols = ["id", "model_name", "metric", "severity", "baseline_value", "current_value",
             "statistic", "window_start", "window_end", "acknowledged"]  # fmt: skip
     emit(args, frame, _frame_text(frame[cols]))
@@ -419,8 +394,8 @@ _GRID_BASE = ("source", "path", "start", "end", "n_symbols", "n_days", "seed", "
 
 
 def _grid(args: argparse.Namespace) -> int:
+    from core.grid import run_grid
     from core.lifecycle.executors import make_executor  # only when a grid runs
-    from core.lifecycle.grid import run_grid
 
     grid = {
         name: values

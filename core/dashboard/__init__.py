@@ -59,7 +59,6 @@ from core.dashboard.drift import (
     drift_figure,
     drift_table,
     drift_timeline,
-    lifecycle_available,
     set_baseline,
 )
 from core.dashboard.events import (
@@ -99,6 +98,7 @@ from core.dashboard.runs import (
     overall_progress,
     prepare_key,
     rerun_config,
+    run_and_report,
     run_label,
     run_overview,
     run_table,
@@ -158,7 +158,6 @@ __all__ = [
     "filtered_book",
     "import_upload",
     "jobs_table",
-    "lifecycle_available",
     "metric_value",
     "metrics_table",
     "models_table",
@@ -168,6 +167,7 @@ __all__ = [
     "register_calibrator",
     "report_bytes",
     "rerun_config",
+    "run_and_report",
     "run_label",
     "run_overview",
     "run_table",

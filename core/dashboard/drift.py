@@ -10,9 +10,10 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from core import figures
+from core.analytics.drift import DriftBaseline, DriftThresholds, rolling_drift
 from core.dashboard.labels import KEY_LABELS
 from core.errors import DriftError, InsufficientDataError, ValidationError
-from core.analytics.drift import DriftBaseline, DriftThresholds, rolling_drift
+from core.learning import LearningEngine
 from core.trades import validate_trades
 
 __all__ = [
@@ -27,18 +28,12 @@ __all__ = [
     "drift_figure",
     "drift_table",
     "drift_timeline",
-    "lifecycle_available",
     "set_baseline",
 ]
 
 
-def lifecycle_available(engine: Any) -> bool:
-    """Whether the learning engine offers the model lifecycle."""
-    return hasattr(engine, "lifecycle")
-
-
 def set_baseline(
-    engine: Any,
+    engine: LearningEngine,
     *,
     model_name: str,
     run_id: str,
@@ -49,22 +44,22 @@ def set_baseline(
 ) -> Any:
     """Store the drift baseline of ``model_name``: the first ``share`` of a run's trades.
 
-    Returns the stored :class:`~core.store.lifecycle.BaselineRecord`.
+    Returns the stored :class:`~core.store.drift.BaselineRecord`.
     """
     if not 0.0 < share <= 1.0:
         raise ValidationError(f"baseline share must lie in (0, 1], got {share!r}")
     usable = validate_trades(trades, key=key)
     cut = max(round(len(usable) * share), 1)
-    return engine.set_drift_baseline(
+    return engine.drift.set_baseline(
         model_name.strip() or "signal", run_id, key=key, trades=usable.iloc[:cut],
         thresholds=thresholds,
     )  # fmt: skip
 
 
-def baseline_record(engine: Any, model_name: str) -> Any | None:
+def baseline_record(engine: LearningEngine, model_name: str) -> Any | None:
     """The active baseline record of ``model_name``, or None when it has none."""
     try:
-        return engine.lifecycle.drift.baseline_record(model_name)
+        return engine.drift.baseline_record(model_name)
     except DriftError:
         return None
 
@@ -142,7 +137,7 @@ def drift_table(timeline: DriftTimeline) -> pd.DataFrame:
 
 
 def check_window(
-    engine: Any,
+    engine: LearningEngine,
     *,
     model_name: str,
     run_id: str,
@@ -155,7 +150,7 @@ def check_window(
     Returns the :class:`~core.lifecycle.drift.DriftCheck` and its findings as a
     table (metric, baseline, current, statistic, p-value, severity, message).
     """
-    check = engine.check_drift(
+    check = engine.drift.check(
         model_name, run_id=run_id, window=(start, end), thresholds=thresholds
     )
     findings = check.report.to_frame()
@@ -168,17 +163,15 @@ _ALERT_COLUMNS = ("id", "created", "model_name", "metric", "severity", "message"
                   "window_start", "window_end", "acknowledged")  # fmt: skip
 
 
-def alerts_table(engine: Any, *, limit: int | None = None) -> pd.DataFrame | None:
-    """Stored drift alerts, newest first (None when the lifecycle is not available)."""
-    if not lifecycle_available(engine):
-        return None
-    frame = engine.lifecycle.list_alerts(limit=limit)
+def alerts_table(engine: LearningEngine, *, limit: int | None = None) -> pd.DataFrame:
+    """Stored drift alerts, newest first."""
+    frame = engine.drift.alerts(limit=limit)
     return frame[[c for c in _ALERT_COLUMNS if c in frame]]
 
 
-def acknowledge_alert(engine: Any, alert_id: Any) -> Any:
+def acknowledge_alert(engine: LearningEngine, alert_id: Any) -> Any:
     """Mark a stored alert acknowledged."""
-    return engine.lifecycle.acknowledge_alert(int(alert_id))
+    return engine.drift.acknowledge(int(alert_id))
 
 
 def drift_figure(timeline: DriftTimeline) -> go.Figure:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core import figures
-from core.lifecycle.registry import DEFAULT_GATES
+from core.lifecycle.gates import DEFAULT_GATES
 
 __all__ = [
     "BOOK_NAMES",

@@ -10,7 +10,8 @@ import pandas as pd
 
 from core.dashboard.calibration import CalibratorComparison
 from core.errors import InsufficientDataError, ValidationError
-from core.lifecycle.registry import Gate
+from core.learning import LearningEngine
+from core.lifecycle.gates import Gate
 
 __all__ = [
     "VersionDetail",
@@ -24,9 +25,9 @@ __all__ = [
 ]
 
 
-def models_table(engine: Any) -> pd.DataFrame:
+def models_table(engine: LearningEngine) -> pd.DataFrame:
     """Every registered version: name, version, stage, method, key, training window, gates."""
-    return engine.lifecycle.list_versions()
+    return engine.registry.versions_frame()
 
 
 @dataclass(frozen=True)
@@ -40,14 +41,14 @@ class VersionDetail:
     history: pd.DataFrame
 
 
-def version_detail(engine: Any, name: str, version: int) -> VersionDetail:
+def version_detail(engine: LearningEngine, name: str, version: int) -> VersionDetail:
     """What the Models page shows about one version."""
-    lc = engine.lifecycle
-    v = lc.get_model(name, version)
+    registry = engine.registry
+    v = registry.get(name, version)
     metrics = pd.DataFrame(
         {"metric": list(v.metrics), "value": [_show(x) for x in v.metrics.values()]}
     )
-    evals = lc.evaluations(name, version)
+    evals = registry.evaluations(name, version)
     evaluations = pd.DataFrame(
         [
             {"id": e.id, "at": e.at, "run_id": e.run_id, "passed": e.passed,
@@ -63,7 +64,7 @@ def version_detail(engine: Any, name: str, version: int) -> VersionDetail:
         ],
         columns=["gate", "observed", "passed"],
     )
-    history = lc.registry.history_frame(name, version)
+    history = registry.history_frame(name, version)
     return VersionDetail(version=v, metrics=metrics, evaluations=evaluations, gates=gates,
                          history=history)  # fmt: skip
 
@@ -79,14 +80,22 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def evaluate_version(engine: Any, name: str, version: int, *, run_id: str, gates: str) -> Any:
+def evaluate_version(
+    engine: LearningEngine, name: str, version: int, *, run_id: str, gates: str
+) -> Any:
     """Evaluate a version out of sample on a run with gates given as text, one per line."""
     parsed = [Gate.parse(line) for line in gates.splitlines() if line.strip()]
     return engine.evaluate_model(name, version, run_id, gates=parsed or None)
 
 
 def change_stage(
-    engine: Any, name: str, version: int, *, to_stage: str, reason: str | None, force: bool
+    engine: LearningEngine,
+    name: str,
+    version: int,
+    *,
+    to_stage: str,
+    reason: str | None,
+    force: bool,
 ) -> Any:
     """Promote, demote or archive a version (with a reason, recorded)."""
     return engine.promote_model(
@@ -94,13 +103,13 @@ def change_stage(
     )
 
 
-def jobs_table(engine: Any) -> pd.DataFrame:
+def jobs_table(engine: LearningEngine) -> pd.DataFrame:
     """Training jobs, newest first."""
-    return engine.lifecycle.list_jobs()
+    return engine.jobs.frame()
 
 
 def submit_job(
-    engine: Any,
+    engine: LearningEngine,
     *,
     model_name: str,
     method: str,
@@ -117,7 +126,7 @@ def submit_job(
 
 
 def register_calibrator(
-    engine: Any,
+    engine: LearningEngine,
     comparison: CalibratorComparison,
     *,
     method: str,

@@ -11,13 +11,15 @@ import pandas as pd
 
 from core.analytics.report import ensure_calibrated
 from core.analytics.stats import wilson_interval
-from core.backtest import BacktestConfig
+from core.backtest import BacktestConfig, BacktestResult, run_backtest
 from core.dashboard._common import describe_errors
 from core.dashboard.labels import BOOK_NAMES, METRIC_LABELS
-from core.engines.orchestration import STAGES
+from core.engines.orchestration import STAGES, ProgressCallback
 from core.errors import ConfigError, InsufficientDataError, ValidationError
 from core.events import EventType
+from core.learning import LearningEngine
 from core.metrics import performance_metrics
+from core.reports.json_report import write_backtest_report
 from core.store import Store
 from core.store.db import RunInfo
 from core.trades import CONFIDENCE_KEYS, confidence_keys
@@ -30,6 +32,7 @@ __all__ = [
     "overall_progress",
     "prepare_key",
     "rerun_config",
+    "run_and_report",
     "run_label",
     "run_overview",
     "run_table",
@@ -117,6 +120,15 @@ def rerun_config(run: RunInfo, **changes: Any) -> BacktestConfig:
                          for k, v in changed.items())  # fmt: skip
         config["name"] = f"rerun of {run.name or run.id}" + (f" with {what}" if what else "")
     return BacktestConfig.from_dict(config)
+
+
+def run_and_report(
+    config: BacktestConfig, *, engine: LearningEngine, progress: ProgressCallback | None = None
+) -> BacktestResult:
+    """Run a backtest in ``engine``'s store and write its JSON report to ``<data_dir>/reports``."""
+    result = run_backtest(config, engine=engine, progress=progress)
+    write_backtest_report(result)
+    return result
 
 
 def prepare_key(trades: pd.DataFrame, key: str) -> tuple[pd.DataFrame, str, str | None]:

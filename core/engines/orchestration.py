@@ -7,7 +7,7 @@
 :class:`OrchestrationEngine` holds one engine per stage (defaults for any not
 given) and :meth:`OrchestrationEngine.run` passes the results along, builds
 the trades frame of :mod:`core.trades`, and hands the run's signals, outcomes
-and summary to the learning engine (``await learning.update(RunRecord(...))``).
+and summary to the learning engine (``learning.update(RunRecord(...))``).
 Each call builds fresh results; the engines keep no state between runs.
 
 Signal ids are the signal's position in time order within the run,
@@ -17,9 +17,6 @@ identical between two runs of the same config on the same data.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import inspect
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -170,23 +167,6 @@ def normalise_signals(
     return out
 
 
-def _await(result: Any) -> None:
-    """Wait for an ``update`` coroutine from synchronous code (even inside a running loop)."""
-    if not inspect.isawaitable(result):
-        return
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        asyncio.run(_wrap(result))
-        return
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(asyncio.run, _wrap(result)).result()
-
-
-async def _wrap(awaitable: Any) -> Any:
-    return await awaitable
-
-
 @dataclass(frozen=True, eq=False)
 class OrchestrationResult:
     """Everything one run produced.
@@ -248,7 +228,7 @@ class OrchestrationEngine:
     analytics : AnalyticsEngineProtocol, optional
         Default ``AnalyticsEngine()``.
     learning : LearningEngineProtocol, optional
-        Receives the run's results through ``await learning.update(RunRecord)``;
+        Receives the run's results through ``learning.update(RunRecord)``;
         None records nothing.
 
     Examples
@@ -372,7 +352,7 @@ class OrchestrationEngine:
         with stage("learning"):
             if self.learning is not None:
                 record = _run_record(run_id, signals, trades, analytics, data, risk=self.risk)
-                _await(self.learning.update(record))
+                self.learning.update(record)
                 sent = len(record.signals) + len(record.outcomes) + 1
         return OrchestrationResult(
             run_id=run_id,

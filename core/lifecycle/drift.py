@@ -39,11 +39,11 @@ from core.analytics.drift import (
     check_against_baseline,
     rolling_drift,
 )
-from core.lifecycle.registry import Window, load_trades, trades_in_window
 from core.store import Store
-from core.store.lifecycle import ALERT_COLUMNS, AlertRecord, BaselineRecord, LifecycleStore
+from core.store.drift import ALERT_COLUMNS, AlertRecord, BaselineRecord, DriftTables
+from core.trade_windows import Window, load_trades, trades_in_window
 
-__all__ = ["AlertRecord", "BaselineRecord", "DriftCheck", "DriftMonitor"]
+__all__ = ["DriftCheck", "DriftMonitor"]
 
 _SEVERITIES = ("warning", "critical")
 
@@ -117,7 +117,7 @@ class DriftMonitor:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.sql = LifecycleStore(store)
+        self.sql = DriftTables(store)
 
     # ----------------------------------------------------------------- baseline
 

@@ -49,9 +49,10 @@ from core.analytics.walkforward import outcome_times, walk_forward_calibrate
 from core.errors import ConfigError, InsufficientDataError, JobError, SignalLabError
 from core.events import EventType, new_id, to_utc
 from core.lifecycle.executors import ExecutorSpec, make_executor
-from core.lifecycle.registry import ModelRegistry, load_trades
+from core.lifecycle.registry import ModelRegistry
 from core.store import Store
-from core.store.lifecycle import JOB_STATES, JobRecord, LifecycleStore, TriggerRecord
+from core.store.jobs import JOB_STATES, JobRecord, JobTables, TriggerRecord
+from core.trade_windows import load_trades
 from core.trades import validate_trades
 
 __all__ = [
@@ -299,7 +300,7 @@ def run_training_job(data_dir: str, job_id: str) -> dict[str, Any]:
         The job's final record (:meth:`JobRecord.to_dict`).
     """
     with Store(data_dir) as store:
-        sql = LifecycleStore(store)
+        sql = JobTables(store)
         if not sql.set_job_state(
             job_id, "running", from_states=("queued",), worker=_worker_label()
         ):
@@ -373,7 +374,7 @@ class TrainingJobs:
         self, store: Store, *, executor: ExecutorSpec = None, recover: bool = True
     ) -> None:
         self.store = store
-        self.sql = LifecycleStore(store)
+        self.sql = JobTables(store)
         self._spec = executor
         self._owns_executor = not isinstance(executor, cf.Executor)
         self._executor: cf.Executor | None = None

@@ -33,507 +33,49 @@ Example
 from __future__ import annotations
 
 import difflib
-import math
-import operator
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from core.analytics.calibration import calibration_report, ece_confidence_interval
+from core.analytics.calibration import calibration_report
 from core.analytics.calibrators import BaseCalibrator, calibrator_from_dict, make_calibrator
-from core.analytics.selection import select_threshold
 from core.errors import (
     ConfigError,
     InsufficientDataError,
     ModelNotFoundError,
     PromotionRefusedError,
-    RunNotFoundError,
     ValidationError,
 )
 from core.events import to_utc
+from core.lifecycle.gates import (
+    Evaluation,
+    Gate,
+    GateResult,
+    out_of_sample,
+    parse_gates,
+    score_model,
+)
+from core.signals.calibrated import CalibratedSignalEngine
 from core.store import Store
-from core.store.lifecycle import (
-    STAGES,
+from core.store.registry import (
+    MODEL_STAGES,
     EvaluationRecord,
-    LifecycleStore,
     ModelVersion,
+    RegistryTables,
     StageChange,
 )
+from core.trade_windows import Window, load_trades, trades_in_window, window_bounds
 from core.trades import validate_trades
 
-__all__ = [
-    "DEFAULT_GATES",
-    "EVALUATION_METRICS",
-    "GATE_OPS",
-    "STAGES",
-    "CalibratedSignalEngine",
-    "Evaluation",
-    "Gate",
-    "GateResult",
-    "ModelRegistry",
-    "ModelVersion",
-    "StageChange",
-    "load_trades",
-    "out_of_sample",
-    "score_model",
-    "trades_in_window",
-]
-
-#: Metrics an evaluation reports (a :class:`Gate` names one of these).
-EVALUATION_METRICS: dict[str, str] = {
-    "n_trades": "out-of-sample trades scored",
-    "brier": "Brier score of the version's probabilities (lower is better)",
-    "ece": "expected calibration error, 10 uniform bins (lower is better)",
-    "ece_upper": "upper bound of the ECE's 95 % bootstrap interval (97.5th percentile)",
-    "mce": "maximum calibration error over the bins",
-    "log_loss": "mean negative log-likelihood (natural log)",
-    "baseline_brier": "Brier score of the uncalibrated confidence on the same trades",
-    "baseline_ece": "ECE of the uncalibrated confidence on the same trades",
-    "production_brier": "Brier score of the production version on the same trades (None: none)",
-    "production_ece": "ECE of the production version on the same trades (None: none)",
-    "brier_gain_vs_baseline": "baseline_brier - brier (positive: better than uncalibrated)",
-    "brier_gain_vs_production": (
-        "production_brier - brier (positive: better than production); against the "
-        "uncalibrated baseline when no other version is in production"
-    ),
-    "ece_gain_vs_baseline": "baseline_ece - ece (positive: better calibrated than raw)",
-    "threshold": "threshold on the version's probability that maximises per-trade Sharpe",
-    "threshold_trades": "trades kept at that threshold",
-    "threshold_sharpe": "per-trade Sharpe at that threshold (in sample of the evaluation)",
-    "dsr": "deflated Sharpe ratio of that threshold's trades (Bailey & López de Prado 2014)",
-}
-
-#: Comparison operators a gate may use.
-GATE_OPS: dict[str, Callable[[float, float], bool]] = {
-    ">=": operator.ge,
-    ">": operator.gt,
-    "<=": operator.le,
-    "<": operator.lt,
-}
-
-_GATE_TEXT = re.compile(r"^\s*([a-z_]+)\s*(>=|<=|>|<)\s*([-+0-9.eE]+|inf)\s*$")
+__all__ = ["ModelRegistry"]
 
 
 def _check_name(field: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{field} must be a non-empty string, got {value!r}")
     return value
-
-
-# --------------------------------------------------------------------------- gates
-
-
-@dataclass(frozen=True)
-class Gate:
-    """One promotion condition: ``metric op value`` (e.g. ``ece_upper <= 0.05``).
-
-    Parameters
-    ----------
-    metric : str
-        One of :data:`EVALUATION_METRICS`.
-    op : {">=", ">", "<=", "<"}
-    value : float
-        The threshold.
-
-    Examples
-    --------
-    >>> Gate.parse("brier_gain_vs_production >= 0.001")
-    Gate(metric='brier_gain_vs_production', op='>=', value=0.001)
-    >>> Gate("n_trades", ">=", 200).check(150)
-    False
-    """
-
-    metric: str
-    op: str
-    value: float
-
-    def __post_init__(self) -> None:
-        if self.metric not in EVALUATION_METRICS:
-            hint = difflib.get_close_matches(str(self.metric), list(EVALUATION_METRICS), n=1)
-            raise ConfigError(
-                f"gate metric {self.metric!r} is unknown"
-                + (f" (did you mean {hint[0]!r}?)" if hint else "")
-                + f"; one of {', '.join(EVALUATION_METRICS)}"
-            )
-        if self.op not in GATE_OPS:
-            raise ConfigError(
-                f"gate operator must be one of {', '.join(GATE_OPS)}, got {self.op!r}"
-            )
-        if isinstance(self.value, bool) or not isinstance(self.value, (int, float, np.number)):
-            raise ConfigError(f"gate value must be a number, got {self.value!r}")
-        if math.isnan(float(self.value)):
-            raise ConfigError("gate value must not be NaN")
-        object.__setattr__(self, "value", float(self.value))
-
-    @classmethod
-    def parse(cls, text: str) -> Gate:
-        """A gate from text such as ``"ece_upper<=0.05"``."""
-        m = _GATE_TEXT.match(str(text))
-        if m is None:
-            raise ConfigError(
-                f"cannot read gate {text!r}; write METRIC OP VALUE, e.g. 'ece_upper<=0.05' "
-                f"(operators {', '.join(GATE_OPS)})"
-            )
-        return cls(m.group(1), m.group(2), float(m.group(3)))
-
-    def check(self, observed: float | None) -> bool:
-        """Whether ``observed`` satisfies the gate (a missing or NaN value never does)."""
-        if observed is None or (isinstance(observed, float) and math.isnan(observed)):
-            return False
-        return bool(GATE_OPS[self.op](float(observed), self.value))
-
-    def __str__(self) -> str:
-        return f"{self.metric} {self.op} {self.value:g}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"metric": self.metric, "op": self.op, "value": self.value}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Gate:
-        return cls(str(data["metric"]), str(data["op"]), float(data["value"]))
-
-
-#: Gates used when none are given: enough trades, at least as good a Brier score
-#: as production (or as the raw confidence), and an ECE upper bound below 0.05.
-DEFAULT_GATES: tuple[Gate, ...] = (
-    Gate("n_trades", ">=", 200),
-    Gate("brier_gain_vs_production", ">=", 0.0),
-    Gate("ece_upper", "<=", 0.05),
-)
-
-
-@dataclass(frozen=True)
-class GateResult:
-    """A gate, the value observed and the verdict."""
-
-    gate: Gate
-    observed: float | None
-    passed: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**self.gate.to_dict(), "observed": self.observed, "passed": self.passed}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> GateResult:
-        observed = data.get("observed")
-        if isinstance(observed, str):  # "inf" / "-inf" as stored in JSON
-            observed = float(observed)
-        return cls(Gate.from_dict(data), observed, bool(data["passed"]))
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """A stored out-of-sample evaluation of one model version.
-
-    Attributes
-    ----------
-    id : int
-    name : str
-    version : int
-    run_id : str or None
-        Run whose trades were scored.
-    passed : bool
-        Every gate passed.
-    gates : tuple of GateResult
-    metrics : dict
-        :data:`EVALUATION_METRICS` (None where not computable).
-    production_version : int or None
-        The version compared against (None: no other version in production).
-    n_trades : int
-        Out-of-sample trades scored.
-    window_start, window_end : Timestamp or None
-        First and last ``entry_time`` scored.
-    at : Timestamp
-    """
-
-    id: int
-    name: str
-    version: int
-    run_id: str | None
-    passed: bool
-    gates: tuple[GateResult, ...]
-    metrics: dict[str, Any]
-    production_version: int | None
-    n_trades: int
-    window_start: pd.Timestamp | None
-    window_end: pd.Timestamp | None
-    at: pd.Timestamp
-
-    @property
-    def failed_gates(self) -> tuple[GateResult, ...]:
-        return tuple(g for g in self.gates if not g.passed)
-
-    @classmethod
-    def from_record(cls, record: EvaluationRecord) -> Evaluation:
-        return cls(
-            id=record.id,
-            name=record.name,
-            version=record.version,
-            run_id=record.run_id,
-            passed=record.passed,
-            gates=tuple(GateResult.from_dict(g) for g in record.gates),
-            metrics=dict(record.metrics),
-            production_version=record.production_version,
-            n_trades=record.n_trades,
-            window_start=record.window_start,
-            window_end=record.window_end,
-            at=record.at,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "version": self.version,
-            "run_id": self.run_id,
-            "passed": self.passed,
-            "gates": [g.to_dict() for g in self.gates],
-            "metrics": dict(self.metrics),
-            "production_version": self.production_version,
-            "n_trades": self.n_trades,
-            "window_start": None if self.window_start is None else self.window_start.isoformat(),
-            "window_end": None if self.window_end is None else self.window_end.isoformat(),
-            "at": self.at.isoformat(),
-        }
-
-    def summary(self) -> str:
-        """One line per gate, for people."""
-        head = (
-            f"{self.name} v{self.version} on run {self.run_id}: "
-            f"{'PASSED' if self.passed else 'FAILED'} ({self.n_trades} out-of-sample trades)"
-        )
-        lines = [head]
-        for g in self.gates:
-            obs = "n/a" if g.observed is None else f"{g.observed:.6g}"
-            lines.append(f"  [{'ok' if g.passed else 'FAIL'}] {g.gate}  (observed {obs})")
-        return "\n".join(lines)
-
-
-# --------------------------------------------------------------------------- trades helpers
-
-
-Window = tuple[Any, Any] | Sequence[Any] | None
-
-
-def trades_in_window(trades: pd.DataFrame, window: Window) -> pd.DataFrame:
-    """Trades whose ``entry_time`` lies in ``[start, end)`` (either bound may be None).
-
-    Parameters
-    ----------
-    trades : DataFrame
-        A trades frame with ``entry_time`` (UTC).
-    window : (start, end) or None
-        Datetime-likes (naive values are UTC); None keeps every trade.
-    """
-    if window is None:
-        return trades
-    if not isinstance(window, (tuple, list)) or len(window) != 2:
-        raise ConfigError(
-            f"window must be a pair (start, end) of times, either may be None; got {window!r}"
-        )
-    if "entry_time" not in trades.columns:
-        raise ValidationError("trades need an entry_time column to select a time window")
-    start, end = window
-    mask = np.ones(len(trades), dtype=bool)
-    times = trades["entry_time"]
-    if start is not None:
-        mask &= (times >= to_utc(start, field_name="window start")).to_numpy()
-    if end is not None:
-        mask &= (times < to_utc(end, field_name="window end")).to_numpy()
-    return trades.loc[mask]
-
-
-def load_trades(store: Store, run_id: str | None, window: Window = None) -> pd.DataFrame:
-    """The trades frame of ``run_id`` (the newest completed run when None), in ``window``."""
-    if run_id is None:
-        run_id = store.latest_run_id()
-        if run_id is None:
-            raise RunNotFoundError(
-                f"no completed run in {store.path}; run a backtest or import a signal log first"
-            )
-    return trades_in_window(store.trades_frame(run_id), window)
-
-
-def _window_bounds(trades: pd.DataFrame) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
-    if "entry_time" not in trades.columns or trades.empty:
-        return None, None
-    t = trades["entry_time"]
-    return t.min(), t.max()
-
-
-def _float(value: Any) -> float | None:
-    if value is None:
-        return None
-    x = float(value)
-    return None if math.isnan(x) else x
-
-
-def _predict(model: ModelVersion, confidence: np.ndarray) -> np.ndarray:
-    """Probabilities a version gives: its calibrator's map, or the raw score."""
-    if model.model_type == "calibrator":
-        return calibrator_from_dict(model.params["calibrator"]).predict(confidence)
-    return confidence
-
-
-def out_of_sample(trades: pd.DataFrame, model: ModelVersion) -> pd.DataFrame:
-    """Trades outside the version's training window (``[train_start, train_end]`` left out)."""
-    if model.train_start is None or model.train_end is None:
-        return trades
-    if "entry_time" not in trades.columns:
-        raise ValidationError(
-            f"{model.name} v{model.version} was trained on a time window, so the trades to "
-            "score need an entry_time column to leave that window out"
-        )
-    t = trades["entry_time"]
-    inside = (t >= model.train_start) & (t <= model.train_end)
-    return trades.loc[~inside.to_numpy()]
-
-
-def score_model(
-    model: ModelVersion,
-    trades: pd.DataFrame,
-    *,
-    production: ModelVersion | None = None,
-    n_bins: int = 10,
-    n_boot: int = 200,
-    seed: int = 0,
-    min_trades: int = 30,
-) -> dict[str, Any]:
-    """Every :data:`EVALUATION_METRICS` figure of ``model`` on ``trades`` (already out of sample).
-
-    Parameters
-    ----------
-    model : ModelVersion
-        The candidate.
-    trades : DataFrame
-        Trades frame with ``model.key``, ``return_pct``, ``win``.
-    production : ModelVersion, optional
-        Version to compare with (None: compare with the uncalibrated score).
-    n_bins : int, default 10
-        Uniform bins of the ECE.
-    n_boot : int, default 200
-        Bootstrap replicates of the ECE interval.
-    seed : int, default 0
-    min_trades : int, default 30
-        Fewest trades a threshold must keep in the Sharpe selection.
-
-    Returns
-    -------
-    dict
-        Metric name to value (None where not computable).
-    """
-    usable = validate_trades(trades, key=model.key, min_rows=2)
-    raw = usable[model.key].to_numpy(dtype=np.float64)
-    win = usable["win"].to_numpy().astype(bool)
-    prob = _predict(model, raw)
-    cand = calibration_report(prob, win, n_bins=n_bins)
-    base = calibration_report(raw, win, n_bins=n_bins)
-    ci = ece_confidence_interval(prob, win, n_bins=n_bins, n_boot=n_boot, level=0.95, seed=seed)
-    out: dict[str, Any] = {
-        "n_trades": int(raw.size),
-        "brier": cand.brier,
-        "ece": cand.ece,
-        "ece_upper": ci.high,
-        "mce": cand.mce,
-        "log_loss": cand.log_loss,
-        "baseline_brier": base.brier,
-        "baseline_ece": base.ece,
-        "production_brier": None,
-        "production_ece": None,
-        "brier_gain_vs_baseline": base.brier - cand.brier,
-        "ece_gain_vs_baseline": base.ece - cand.ece,
-    }
-    if production is not None:
-        prod = calibration_report(_predict(production, raw), win, n_bins=n_bins)
-        out["production_brier"] = prod.brier
-        out["production_ece"] = prod.ece
-        out["brier_gain_vs_production"] = prod.brier - cand.brier
-    else:
-        out["brier_gain_vs_production"] = out["brier_gain_vs_baseline"]
-    scored = pd.DataFrame(
-        {"calibrated_probability": prob, "return_pct": usable["return_pct"].to_numpy(), "win": win}
-    )
-    out.update(threshold=None, threshold_trades=None, threshold_sharpe=None, dsr=None)
-    try:
-        choice = select_threshold(
-            scored, key="calibrated_probability", objective="sharpe", min_trades=min_trades
-        )
-    except InsufficientDataError:
-        choice = None  # no threshold keeps min_trades trades: those figures stay None
-    if choice is not None:
-        out.update(
-            threshold=choice.threshold,
-            threshold_trades=choice.trades,
-            threshold_sharpe=choice.sharpe,
-            dsr=None if choice.deflated is None else choice.deflated.dsr,
-        )
-    counts = ("n_trades", "threshold_trades")
-    return {k: v if k in counts else _float(v) for k, v in out.items()}
-
-
-# --------------------------------------------------------------------------- backtest hook
-
-
-class CalibratedSignalEngine:
-    """A signal engine whose signals carry a stored calibrator's probability.
-
-    Wraps any signal engine (``generate(data) -> DataFrame``, the
-    :class:`core.signals.SignalEngineProtocol`) and fills
-    ``calibrated_probability`` from ``calibrator`` applied to ``key``, so
-    ``run_backtest(config.replace(confidence_key="calibrated_probability"),
-    signal_engine=registry.calibrated_signal_engine(name))`` trades on the
-    production calibrator's probability.
-
-    Parameters
-    ----------
-    inner : signal engine
-        The engine whose signals are calibrated.
-    calibrator : BaseCalibrator
-        A fitted calibrator (e.g. :meth:`ModelRegistry.load`).
-    key : str, default "confidence"
-        Score column the calibrator reads.
-    model : tuple of (str, int), optional
-        Name and version of the registered model (for labels).
-    """
-
-    def __init__(
-        self,
-        inner: Any,
-        calibrator: BaseCalibrator,
-        *,
-        key: str = "confidence",
-        model: tuple[str, int] | None = None,
-    ) -> None:
-        if not callable(getattr(inner, "generate", None)):
-            raise ConfigError(
-                f"inner must be a signal engine with generate(data), got {type(inner).__name__}"
-            )
-        self.inner = inner
-        self.calibrator = calibrator
-        self.key = key
-        self.model = model
-
-    def generate(self, data: Any) -> pd.DataFrame:
-        """The inner engine's signals with ``calibrated_probability`` filled in."""
-        signals = self.inner.generate(data)
-        score = signals[self.key].to_numpy(dtype=np.float64, na_value=np.nan)
-        prob = np.full(score.size, np.nan)
-        ok = ~np.isnan(score)
-        prob[ok] = self.calibrator.predict(score[ok])
-        out = signals.copy()
-        out["calibrated_probability"] = prob
-        return out
-
-    def __repr__(self) -> str:
-        label = "" if self.model is None else f" {self.model[0]} v{self.model[1]}"
-        return f"CalibratedSignalEngine({self.inner!r},{label} {self.calibrator.method})"
-
-
-# --------------------------------------------------------------------------- registry
 
 
 class ModelRegistry:
@@ -547,7 +89,7 @@ class ModelRegistry:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.sql = LifecycleStore(store)
+        self.sql = RegistryTables(store)
 
     # ----------------------------------------------------------------- register
 
@@ -647,7 +189,7 @@ class ModelRegistry:
             run_id = str(usable["run_id"].iloc[0])
         return self.register(
             name, model_type="calibrator", calibrator=cal, key=key, training_run_id=run_id,
-            window=_window_bounds(usable), params={"options": dict(options or {})},
+            window=window_bounds(usable), params={"options": dict(options or {})},
             metrics={"n_train": len(usable), "in_sample_brier": rep.brier,
                      "in_sample_ece": rep.ece},
             note=note,
@@ -788,7 +330,7 @@ class ModelRegistry:
             Fewer than 2 out-of-sample trades.
         """
         model = self.sql.get_version(name, version)
-        gate_list = self._gates(gates)
+        gate_list = parse_gates(gates)
         if trades is None:
             if run_id is None:
                 run_id = self.store.latest_run_id()
@@ -813,7 +355,7 @@ class ModelRegistry:
         )  # fmt: skip
         results = [GateResult(g, metrics.get(g.metric), g.check(metrics.get(g.metric)))
                    for g in gate_list]  # fmt: skip
-        start, end = _window_bounds(oos)
+        start, end = window_bounds(oos)
         record = self.sql.record_evaluation(
             name=name, version=int(version), run_id=run_id,
             passed=all(r.passed for r in results), gates=[r.to_dict() for r in results],
@@ -822,33 +364,15 @@ class ModelRegistry:
         )  # fmt: skip
         return Evaluation.from_record(record)
 
-    @staticmethod
-    def _gates(gates: Iterable[Gate | str] | None) -> list[Gate]:
-        if gates is None:
-            return list(DEFAULT_GATES)
-        if isinstance(gates, (Gate, str)):
-            gates = [gates]
-        out = []
-        for g in gates:
-            if isinstance(g, Gate):
-                out.append(g)
-            elif isinstance(g, str):
-                out.append(Gate.parse(g))
-            elif isinstance(g, Mapping):
-                out.append(Gate.from_dict(g))
-            else:
-                raise ConfigError(f"a gate must be a Gate, a mapping or text, got {g!r}")
-        return out
-
     # ----------------------------------------------------------------- stages
 
     @staticmethod
     def _check_stage(stage: str) -> None:
-        if stage not in STAGES:
-            prefixed = [s for s in STAGES if str(stage) and s.startswith(str(stage))]
-            hint = prefixed or difflib.get_close_matches(str(stage), STAGES, n=1)
+        if stage not in MODEL_STAGES:
+            prefixed = [s for s in MODEL_STAGES if str(stage) and s.startswith(str(stage))]
+            hint = prefixed or difflib.get_close_matches(str(stage), MODEL_STAGES, n=1)
             raise ConfigError(
-                f"stage must be one of {', '.join(STAGES)}, got {stage!r}"
+                f"stage must be one of {', '.join(MODEL_STAGES)}, got {stage!r}"
                 + (f" (did you mean {hint[0]!r}?)" if hint else "")
             )
 
@@ -974,19 +498,15 @@ class ModelRegistry:
         return out
 
     def calibrated_signal_engine(
-        self, name: str, inner: Any = None, *, stage: str = "production"
+        self, name: str, inner: Any, *, stage: str = "production"
     ) -> CalibratedSignalEngine:
         """A signal engine that adds the ``stage`` calibrator's probability to ``inner``'s signals.
 
-        ``inner`` defaults to the ensemble with default settings
-        (``BacktestConfig().signal_engine()``); pass ``config.signal_engine()``
-        to keep a config's ``min_agree``, ``holding_days`` and ``seed``.
+        ``inner`` is the engine to wrap, e.g. ``config.signal_engine()`` of a
+        :class:`core.backtest.BacktestConfig` (keeping its ``min_agree``,
+        ``holding_days`` and ``seed``).
         """
         model = self.get(name, stage=stage)
-        if inner is None:
-            from core.backtest import BacktestConfig  # the backtest imports the engines
-
-            inner = BacktestConfig().signal_engine()
         return CalibratedSignalEngine(
             inner,
             self.load(name, version=model.version),

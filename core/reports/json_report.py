@@ -1,9 +1,9 @@
 """The JSON report of a backtest: one machine-readable file per run.
 
-Location: ``<data_dir>/../reports/<run_id>.json``, the ``reports`` folder
-next to the learning engine's data directory, so the default data directory
-``artifacts/learning_engine`` puts reports in ``artifacts/reports`` (see
-:func:`reports_dir`).
+Location: ``<data_dir>/reports/<run_id>.json``, inside the data directory
+(see :func:`reports_dir`): nothing is written outside the folder a user chose.
+:func:`core.backtest.run_backtest` writes only to the store; the CLI and the
+dashboard write the report (:func:`write_backtest_report`).
 
 Keys (see :func:`build_backtest_report`): ``run_id``, ``timestamp``,
 ``package_version``, ``config``, ``config_hash``, ``data_fingerprint``,
@@ -41,9 +41,9 @@ if TYPE_CHECKING:
 __all__ = [
     "REPORT_KEYS",
     "build_backtest_report",
-    "json_safe",
     "read_json_report",
     "reports_dir",
+    "write_backtest_report",
     "write_json_report",
 ]
 
@@ -75,11 +75,8 @@ REPORT_KEYS: tuple[str, ...] = (
 
 
 def reports_dir(data_dir: str | Path) -> Path:
-    """The reports folder of a data directory: its sibling ``reports``.
-
-    ``artifacts/learning_engine`` -> ``artifacts/reports`` (absolute).
-    """
-    return Path(data_dir).resolve().parent / "reports"
+    """The reports folder of a data directory: ``<data_dir>/reports`` (absolute)."""
+    return Path(data_dir).resolve() / "reports"
 
 
 def build_backtest_report(result: BacktestResult) -> dict[str, Any]:
@@ -111,6 +108,12 @@ def build_backtest_report(result: BacktestResult) -> dict[str, Any]:
     return json_safe(report)
 
 
+def write_backtest_report(result: BacktestResult) -> Path:
+    """Write the JSON report of ``result`` to ``<data_dir>/reports/<run_id>.json``; return the path."""
+    path = reports_dir(result.data_dir) / f"{result.run_id}.json"
+    return write_json_report(build_backtest_report(result), path)
+
+
 def write_json_report(report: Mapping[str, Any], path: str | Path) -> Path:
     """Write ``report`` to ``path`` atomically and return the path.
 
@@ -127,7 +130,7 @@ def write_json_report(report: Mapping[str, Any], path: str | Path) -> Path:
     except OSError as exc:
         raise StoreError(
             f"cannot write the report to {target.parent}: {exc.strerror}; "
-            "pass a writable --data-dir (reports go to its sibling folder 'reports')"
+            "pass a writable --data-dir (reports go to its folder 'reports')"
         ) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

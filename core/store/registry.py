@@ -1,7 +1,10 @@
 """SQL of the model registry: versions, stage transitions and evaluations.
 
-Mixed into :class:`core.store.lifecycle.LifecycleStore`; row types
-:class:`ModelVersion`, :class:`StageChange` and :class:`EvaluationRecord`.
+:class:`RegistryTables` reads and writes these tables of one :class:`~core.store.Store`
+(migration ``m003_model_lifecycle``); its one user is :class:`core.lifecycle.registry.ModelRegistry`. Every change
+that has a lifecycle event writes the event in the same transaction
+(``BEGIN IMMEDIATE`` through :meth:`Store.write`), so table and event log never
+disagree. Row types: :class:`ModelVersion`, :class:`StageChange` and :class:`EvaluationRecord`.
 """
 
 from __future__ import annotations
@@ -15,10 +18,10 @@ import pandas as pd
 
 from core.errors import ModelNotFoundError, StoreError
 from core.events import EventType
-from core.store.lifecycle._common import _dumps, _event_row, _now_ns, _SQLBase, _to_dict, _ts
+from core.store._tables import _dumps, _event_row, _now_ns, _Tables, _to_dict, _ts
 
 #: Stages of a model version, in promotion order (``archived`` last).
-STAGES: tuple[str, ...] = ("development", "staging", "production", "archived")
+MODEL_STAGES: tuple[str, ...] = ("development", "staging", "production", "archived")
 
 
 # --------------------------------------------------------------------------- records
@@ -175,8 +178,8 @@ class EvaluationRecord:
 PromotionGuard = Callable[[ModelVersion, "EvaluationRecord | None"], None]
 
 
-class RegistrySQL(_SQLBase):
-    """Registry half of :class:`~core.store.lifecycle.LifecycleStore`."""
+class RegistryTables(_Tables):
+    """The registry tables: model versions, stage changes, evaluations."""
 
     # ----------------------------------------------------------------- registry
 
@@ -292,8 +295,8 @@ class RegistrySQL(_SQLBase):
         ``MODEL_STAGE_CHANGED`` event. ``guard`` runs inside the transaction
         (after the write lock is held) and may raise to refuse.
         """
-        if to_stage not in STAGES:
-            raise StoreError(f"stage must be one of {', '.join(STAGES)}, got {to_stage!r}")
+        if to_stage not in MODEL_STAGES:
+            raise StoreError(f"stage must be one of {', '.join(MODEL_STAGES)}, got {to_stage!r}")
         now = _now_ns()
         changes: list[tuple[int, str, str, str | None, bool]] = []
         with self.store.write() as conn:

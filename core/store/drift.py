@@ -1,7 +1,10 @@
 """SQL of drift monitoring: baselines and alerts.
 
-Mixed into :class:`core.store.lifecycle.LifecycleStore`; row types
-:class:`BaselineRecord` and :class:`AlertRecord`.
+:class:`DriftTables` reads and writes these tables of one :class:`~core.store.Store`
+(migration ``m003_model_lifecycle``); its one user is :class:`core.lifecycle.drift.DriftMonitor`. Every change
+that has a lifecycle event writes the event in the same transaction
+(``BEGIN IMMEDIATE`` through :meth:`Store.write`), so table and event log never
+disagree. Row types: :class:`BaselineRecord` and :class:`AlertRecord`.
 """
 
 from __future__ import annotations
@@ -15,13 +18,13 @@ import pandas as pd
 
 from core.errors import ModelNotFoundError
 from core.events import EventType
-from core.store.lifecycle._common import (
+from core.store._tables import (
     _dumps,
     _event_row,
     _finite_or_none,
     _iso,
     _now_ns,
-    _SQLBase,
+    _Tables,
     _to_dict,
     _ts,
 )
@@ -121,8 +124,8 @@ class AlertRecord:
 ALERT_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(AlertRecord))
 
 
-class DriftSQL(_SQLBase):
-    """Drift half of :class:`~core.store.lifecycle.LifecycleStore`."""
+class DriftTables(_Tables):
+    """The drift baseline and alert tables."""
 
     # ----------------------------------------------------------------- drift
 

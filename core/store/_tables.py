@@ -1,4 +1,4 @@
-"""Private helpers shared by the lifecycle SQL modules: times, JSON, events, rows.
+"""Private helpers shared by the registry, jobs and drift table classes: times, JSON, events, rows.
 
 Times are UTC; in SQLite INTEGER nanoseconds since the epoch, in Python
 ``pandas.Timestamp`` (tz-aware).
@@ -58,10 +58,15 @@ def _to_dict(obj: Any) -> dict[str, Any]:
     return out
 
 
-class _SQLBase:
-    """What every lifecycle SQL mixin reads through: ``store`` and two row helpers."""
+class _Tables:
+    """Base of a table family: holds the :class:`Store` and two row helpers.
 
-    store: Store
+    Stateless apart from ``store``: safe to share across threads (each thread
+    uses its own connection) and to build anew in each process.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         return [dict(r) for r in self.store.db.query(sql, list(params))]

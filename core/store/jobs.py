@@ -1,7 +1,10 @@
 """SQL of training jobs and their automatic triggers.
 
-Mixed into :class:`core.store.lifecycle.LifecycleStore`; row types
-:class:`JobRecord` and :class:`TriggerRecord`.
+:class:`JobTables` reads and writes these tables of one :class:`~core.store.Store`
+(migration ``m003_model_lifecycle``); its one user is :class:`core.lifecycle.jobs.TrainingJobs`. Every change
+that has a lifecycle event writes the event in the same transaction
+(``BEGIN IMMEDIATE`` through :meth:`Store.write`), so table and event log never
+disagree. Row types: :class:`JobRecord` and :class:`TriggerRecord`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import pandas as pd
 
 from core.errors import JobError
 from core.events import EventType
-from core.store.lifecycle._common import _dumps, _event_row, _now_ns, _SQLBase, _to_dict, _ts
+from core.store._tables import _dumps, _event_row, _now_ns, _Tables, _to_dict, _ts
 
 #: States of a training job; ``succeeded`` and ``failed`` are final.
 JOB_STATES: tuple[str, ...] = ("queued", "running", "succeeded", "failed")
@@ -121,8 +124,8 @@ class TriggerRecord:
         return _to_dict(self)
 
 
-class JobsSQL(_SQLBase):
-    """Training-job and trigger half of :class:`~core.store.lifecycle.LifecycleStore`."""
+class JobTables(_Tables):
+    """The training-job and trigger tables."""
 
     # ----------------------------------------------------------------- training jobs
 

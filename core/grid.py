@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from core.backtest import BacktestConfig, run_backtest
 from core.errors import ConfigError
 from core.lifecycle.executors import ExecutorSpec, describe, make_executor
 
@@ -130,8 +131,6 @@ def run_grid_point(config: dict[str, Any]) -> dict[str, Any]:
     The work each executor worker runs. ``config`` holds
     :class:`core.backtest.BacktestConfig` fields, including ``data_dir``.
     """
-    from core.backtest import BacktestConfig, run_backtest  # heavy: import in the worker
-
     started = time.perf_counter()
     result = run_backtest(BacktestConfig.from_dict(config))
     baseline, filtered = result.baseline.numeric(), result.filtered.numeric()
@@ -182,8 +181,6 @@ def run_grid(
         An unknown parameter (with a "did you mean") or a bad value, before
         anything runs.
     """
-    from core.backtest import BacktestConfig
-
     base = base_config if isinstance(base_config, BacktestConfig) else (
         BacktestConfig.from_dict(dict(base_config or {}))
     )  # fmt: skip
