@@ -36,8 +36,12 @@ __all__ = [
     "HIGHER_IS_BETTER",
     "PerformanceMetrics",
     "improvement",
+    "is_win",
     "performance_metrics",
+    "profit_factor",
+    "return_std",
     "sharpe_ratio",
+    "win_rate",
 ]
 
 #: A standard deviation at or below this fraction of ``|mean|`` counts as zero
@@ -48,14 +52,123 @@ __all__ = [
 DISPERSION_RTOL = 1e-6
 
 
+# ----------------------------------------------------------------------------
+# Kernels: the one definition of each per-trade formula. They take sums, counts
+# or moments (scalars or arrays, broadcast together), so a vectorised caller --
+# the threshold sweep over suffix sums, its bootstrap, the PBO matrix -- applies
+# the same formula as :func:`performance_metrics` without a scalar call per book.
+
+
+def _out(values: np.ndarray) -> Any:
+    """A 0-d result as a Python float, anything else as the array."""
+    return float(values) if values.ndim == 0 else values
+
+
+def is_win(returns_pct: Any) -> np.ndarray:
+    """Which trades are wins: ``return_pct > 0`` (a flat trade is not a win).
+
+    Parameters
+    ----------
+    returns_pct : array_like of float, shape (n,)
+        Trade returns, percent.
+
+    Returns
+    -------
+    ndarray of bool, shape (n,)
+    """
+    return np.asarray(returns_pct, dtype=np.float64) > 0.0
+
+
+def win_rate(wins: Any, trades: Any) -> Any:
+    """Share of trades won, ``wins / trades``; NaN where there is no trade.
+
+    Parameters
+    ----------
+    wins, trades : int or ndarray
+        Counts of winning trades (:func:`is_win`) and of trades; broadcast together.
+
+    Returns
+    -------
+    float or ndarray
+        A fraction in [0, 1], NaN where ``trades`` is 0.
+
+    Examples
+    --------
+    >>> win_rate(2, 3)
+    0.6666666666666666
+    >>> import math; math.isnan(win_rate(0, 0))
+    True
+    """
+    w = np.asarray(wins, dtype=np.float64)
+    n = np.asarray(trades, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _out(np.where(n > 0, w / np.where(n > 0, n, 1.0), np.nan))
+
+
+def profit_factor(gains: Any, losses: Any) -> Any:
+    """Profit factor ``gains / losses`` from the summed gains and |summed losses|.
+
+    Parameters
+    ----------
+    gains, losses : float or ndarray
+        Sum of the positive returns and minus the sum of the negative returns
+        (both >= 0), percent; broadcast together.
+
+    Returns
+    -------
+    float or ndarray
+        ``gains / losses``; ``inf`` where there are gains and no losses (the
+        architecture's convention: reported as ``inf`` and flagged, never NaN);
+        NaN where there are neither.
+
+    Examples
+    --------
+    >>> profit_factor(5.0, 1.0), profit_factor(5.0, 0.0)
+    (5.0, inf)
+    """
+    g = np.asarray(gains, dtype=np.float64)
+    lo = np.asarray(losses, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _out(
+            np.where(lo > 0, g / np.where(lo > 0, lo, 1.0), np.where(g > 0, np.inf, np.nan))
+        )
+
+
+def return_std(returns_pct: Any) -> float:
+    """Sample standard deviation (ddof=1) of trade returns, percent.
+
+    Parameters
+    ----------
+    returns_pct : array_like of float, shape (n,)
+
+    Returns
+    -------
+    float
+        NaN with fewer than two trades (a dispersion needs two); exactly 0 when
+        every return is the same (floating point would leave ~1e-17 for 0.1,
+        0.1, 0.1), as the threshold sweep reports it.
+    """
+    r = np.asarray(returns_pct, dtype=np.float64)
+    if r.size < 2:
+        return math.nan
+    std = float(r.std(ddof=1))
+    # Only a near-zero std can come from equal returns: test those exactly.
+    if std <= DISPERSION_RTOL * abs(float(r[0])) + np.finfo(np.float64).tiny and np.ptp(r) == 0:
+        return 0.0
+    return std
+
+
 def sharpe_ratio(mean: Any, std: Any) -> Any:
     """Per-trade Sharpe ``mean / std``: the one kernel every caller shares.
+
+    Also the per-period kernel of the daily Sharpe (before annualising) and of
+    the bootstrap and PBO Sharpe ratios computed from moments.
 
     Parameters
     ----------
     mean, std : float or ndarray
-        Mean and standard deviation (ddof=1) of trade returns, percent;
-        broadcast together.
+        Mean and standard deviation (ddof=1) of trade (or period) returns, in
+        the same unit; broadcast together.
 
     Returns
     -------
@@ -74,8 +187,7 @@ def sharpe_ratio(mean: Any, std: Any) -> Any:
     s = np.asarray(std, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         ok = np.isfinite(s) & (s > 0) & (s > DISPERSION_RTOL * np.abs(m))
-        out = np.where(ok, m / np.where(ok, s, 1.0), np.nan)
-    return float(out) if out.ndim == 0 else out
+        return _out(np.where(ok, m / np.where(ok, s, 1.0), np.nan))
 
 
 @dataclass(frozen=True)
@@ -313,32 +425,27 @@ def performance_metrics(
     n = int(r.size)
 
     if n:
-        wins = r > 0
-        win_rate = float(wins.mean())
+        wins = is_win(r)
+        n_wins = int(np.count_nonzero(wins))
+        win_frac = win_rate(n_wins, n)
         mean = float(r.mean())
         median = float(np.median(r))
-        avg_win = float(r[wins].mean()) if wins.any() else math.nan
-        avg_loss = float(r[~wins].mean()) if (~wins).any() else math.nan
-        expectancy = win_rate * (avg_win if wins.any() else 0.0) + (1.0 - win_rate) * (
-            avg_loss if (~wins).any() else 0.0
+        gains = float(r[wins].sum())
+        avg_win = gains / n_wins if n_wins else math.nan
+        avg_loss = float(r[~wins].sum()) / (n - n_wins) if n_wins < n else math.nan
+        expectancy = win_frac * (avg_win if n_wins else 0.0) + (1.0 - win_frac) * (
+            avg_loss if n_wins < n else 0.0
         )
-        std = float(r.std(ddof=1)) if n > 1 else math.nan
-        sharpe_trade = sharpe_ratio(mean, std)
+        sharpe_trade = sharpe_ratio(mean, return_std(r))
         if n > 1 and math.isnan(sharpe_trade):
             notes.append("sharpe_per_trade is NaN: every trade returned the same")
         sortino_trade = _ratio(mean, _downside_deviation(r))
-        gains = float(r[r > 0].sum())
-        losses = float(-r[r < 0].sum())
-        if losses > 0:
-            profit_factor = gains / losses
-        elif gains > 0:
-            profit_factor = math.inf
+        pf = profit_factor(gains, float(-r[r < 0].sum()))
+        if math.isinf(pf):
             notes.append("profit_factor is inf: no losing trades")
-        else:
-            profit_factor = math.nan
     else:
-        win_rate = mean = median = avg_win = avg_loss = expectancy = math.nan
-        sharpe_trade = sortino_trade = profit_factor = math.nan
+        win_frac = mean = median = avg_win = avg_loss = expectancy = math.nan
+        sharpe_trade = sortino_trade = pf = math.nan
         notes.append("no trades")
 
     sharpe_day = sortino_day = vol_day = mdd = total = cagr = exposure = math.nan
@@ -357,7 +464,7 @@ def performance_metrics(
             if d.size > 1:
                 sd = float(d.std(ddof=1))
                 vol_day = sd * math.sqrt(periods_per_year)
-                sharpe_day = _ratio(float(d.mean()), sd) * math.sqrt(periods_per_year)
+                sharpe_day = sharpe_ratio(float(d.mean()), sd) * math.sqrt(periods_per_year)
                 sortino_day = _ratio(float(d.mean()), _downside_deviation(d)) * math.sqrt(
                     periods_per_year
                 )
@@ -375,7 +482,7 @@ def performance_metrics(
 
     return PerformanceMetrics(
         n_trades=n,
-        win_rate=win_rate,
+        win_rate=win_frac,
         mean_return_pct=mean,
         median_return_pct=median,
         avg_win_pct=avg_win,
@@ -383,7 +490,7 @@ def performance_metrics(
         expectancy_pct=expectancy,
         sharpe_per_trade=sharpe_trade,
         sortino_per_trade=sortino_trade,
-        profit_factor=profit_factor,
+        profit_factor=pf,
         sharpe_daily=sharpe_day,
         sortino_daily=sortino_day,
         volatility_daily=vol_day,
