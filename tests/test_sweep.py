@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.analytics import sweep as sweep_module
+from core.analytics.selection import select_threshold
 from core.analytics.stats import wilson_interval
 from core.analytics.sweep import (
     BAND_COLUMNS,
@@ -314,12 +315,12 @@ def test_poisson_table_has_poisson_moments():
     assert table.max() <= 8
 
 
-def test_result_is_frozen_and_best_delegates(trades):
+def test_result_is_frozen_and_selection_reads_it(trades):
     result = threshold_sweep(trades)
     assert isinstance(result, SweepResult) and result.n_trials == 101
     with pytest.raises(AttributeError):
         result.key = "other"  # type: ignore[misc]
-    choice = result.best("sharpe", min_trades=100)
+    choice = select_threshold(result, objective="sharpe", min_trades=100)
     assert choice.trades >= 100
     eligible = result.table[result.table["trades"] >= 100]
     assert choice.sharpe == pytest.approx(eligible["sharpe"].max())

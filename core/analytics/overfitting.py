@@ -35,9 +35,10 @@ from core.analytics.sweep import (
     _check_mode,
     _check_thresholds,
     _keep_count,
-    json_safe,
 )
 from core.errors import ConfigError, InsufficientDataError, ValidationError
+from core.jsonsafe import json_safe
+from core.metrics import return_std, sharpe_ratio
 from core.trades import validate_trades
 
 __all__ = [
@@ -119,13 +120,13 @@ def sharpe_moments(returns: np.ndarray | pd.Series | list[float]) -> SharpeMomen
         raise InsufficientDataError(
             f"the Sharpe ratio's skewness and kurtosis need at least 4 returns, got {x.size}"
         )
-    std = float(np.std(x, ddof=1))
-    if not std > 0 or np.ptp(x) == 0:
+    sharpe = sharpe_ratio(float(np.mean(x)), return_std(x))
+    if math.isnan(sharpe):
         raise InsufficientDataError(
             "all returns are equal: the Sharpe ratio is undefined (no dispersion)"
         )
     return SharpeMoments(
-        sharpe=float(np.mean(x) / std),
+        sharpe=sharpe,
         n=int(x.size),
         skew=float(stats.skew(x, bias=False)),
         kurtosis=float(stats.kurtosis(x, fisher=False, bias=False)),
@@ -586,10 +587,11 @@ def _perf(dev: np.ndarray, sq: np.ndarray, m: int, centre: np.ndarray, metric: s
     var = (sq - dev * dev / m) / (m - 1.0)
     # Round-off sized variances are zero dispersion.
     var = np.where(var > 1e-12 * np.maximum(sq / m, 1e-300), var, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sharpe = mean / np.sqrt(var)
-        flat = np.where(mean == 0, 0.0, np.copysign(np.inf, mean))
-    return np.where(var > 0, sharpe, flat)
+    sharpe = sharpe_ratio(mean, np.sqrt(var))
+    # Zero dispersion: the Sharpe ratio is undefined, but a ranking needs an order;
+    # a riskless gain ranks first, a riskless loss last.
+    flat = np.where(mean == 0, 0.0, np.copysign(np.inf, mean))
+    return np.where(np.isnan(sharpe), flat, sharpe)
 
 
 def _performance_matrix(values: np.ndarray | pd.DataFrame) -> np.ndarray:

@@ -35,10 +35,11 @@ from core.analytics.sweep import (
     _keep_count,
     apply_threshold,
     frame_records,
-    json_safe,
     threshold_sweep,
 )
 from core.errors import ConfigError, InsufficientDataError, TradesFrameError, ValidationError
+from core.jsonsafe import json_safe
+from core.metrics import is_win, performance_metrics, return_std
 from core.trades import validate_trades
 
 __all__ = [
@@ -616,33 +617,29 @@ def _check_min_trades(min_trades: int) -> None:
 
 
 def _book(returns: np.ndarray) -> dict[str, Any]:
-    """Metrics of one set of trade returns (percent), conventions as the sweep."""
+    """Metrics of one set of trade returns (percent), named as the sweep's columns.
+
+    Win rate, mean, Sharpe and profit factor are those of
+    :func:`core.metrics.performance_metrics`; ``std_return`` is
+    :func:`core.metrics.return_std` (0 for equal returns, like the sweep).
+    """
     r = np.asarray(returns, dtype=np.float64)
-    k = r.size
-    wins = int((r > 0).sum())
+    metrics = performance_metrics(r)
+    k = metrics.n_trades
+    wins = int(np.count_nonzero(is_win(r)))
     low, high = wilson_interval(wins, k)
-    gains = float(r[r > 0].sum())
-    losses = float(-r[r < 0].sum())
-    mean = float(r.mean()) if k else float("nan")
-    if k >= 2:
-        std = 0.0 if np.ptp(r) == 0 else float(r.std(ddof=1))
-    else:
-        std = float("nan")
-    if losses > 0:
-        pf = gains / losses
-    else:
-        pf = float("inf") if gains > 0 else float("nan")
+    std = return_std(r)
     return {
-        "trades": int(k),
+        "trades": k,
         "wins": wins,
-        "win_rate": wins / k if k else float("nan"),
-        "win_low": float(low) if k else float("nan"),
-        "win_high": float(high) if k else float("nan"),
-        "mean_return": mean,
+        "win_rate": metrics.win_rate,
+        "win_low": float(low) if k else math.nan,
+        "win_high": float(high) if k else math.nan,
+        "mean_return": metrics.mean_return_pct,
         "std_return": std,
-        "mean_return_se": std / math.sqrt(k) if k >= 2 else float("nan"),
-        "sharpe": mean / std if k >= 2 and std > 0 else float("nan"),
-        "profit_factor": pf,
+        "mean_return_se": std / math.sqrt(k) if k >= 2 else math.nan,
+        "sharpe": metrics.sharpe_per_trade,
+        "profit_factor": metrics.profit_factor,
         "total_return": float(r.sum()),
     }
 

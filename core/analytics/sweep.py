@@ -17,7 +17,11 @@ Conventions (see ``docs/architecture.md``):
 - ``return_pct`` is in percent, net of the run's own costs; ``cost_bps`` subtracts
   an *extra* round-trip cost (1 bp = 0.01 percentage points) from every trade, and
   wins are recounted as ``return_pct - cost_bps / 100 > 0``.
-- Per-trade Sharpe = mean / std (ddof=1), not annualised.
+- Per-trade Sharpe = mean / std (ddof=1), not annualised. The win rate, Sharpe
+  and profit factor are applied to the suffix sums by the kernels of
+  :mod:`core.metrics` (``win_rate``, ``sharpe_ratio``, ``profit_factor``): the
+  formulas of :func:`core.metrics.performance_metrics`, so a row equals
+  ``performance_metrics`` of the trades that threshold keeps.
 - Where a threshold keeps fewer than two trades, ``std_return``, ``sharpe`` and
   their bands are NaN by definition (a standard deviation needs two trades); where
   the kept returns are all equal, ``std_return`` is 0 and ``sharpe`` is NaN (no
@@ -32,7 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -41,10 +45,8 @@ from scipy import sparse, stats
 from core.analytics.stats import wilson_interval
 from core.errors import ConfigError
 from core.jsonsafe import json_safe
+from core.metrics import is_win, profit_factor, sharpe_ratio, win_rate
 from core.trades import validate_trades
-
-if TYPE_CHECKING:
-    from core.analytics.selection import ThresholdChoice
 
 __all__ = [
     "SWEEP_COLUMNS",
@@ -136,17 +138,13 @@ class SweepResult:
 
     @property
     def n_trials(self) -> int:
-        """Number of thresholds evaluated (the trials of a selection over this sweep)."""
-        return len(self.table)
+        """Number of thresholds evaluated (the trials of a selection over this sweep).
 
-    def best(self, objective: str = "sharpe", *, min_trades: int = 30) -> ThresholdChoice:
-        """The threshold maximising ``objective`` among those keeping ``min_trades``.
-
-        A shortcut for :func:`core.analytics.selection.select_threshold` on this sweep.
+        To choose among them, pass the sweep to
+        :func:`core.analytics.selection.select_threshold` (selection builds on
+        the sweep, never the reverse).
         """
-        from core.analytics.selection import select_threshold  # selection imports sweep
-
-        return select_threshold(self, objective=objective, min_trades=min_trades)
+        return len(self.table)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict: metadata and ``rows`` (NaN -> None, inf -> "inf")."""
@@ -412,7 +410,7 @@ def _point_table(
     centre = float(r_sorted.mean())  # n >= 1: validate_trades refuses an empty frame
     dev = r_sorted - centre
     k = (n - starts).astype(np.int64)
-    wins = _suffix_count(r_sorted > 0)[starts]
+    wins = _suffix_count(is_win(r_sorted))[starts]
     s_dev = _suffix_sum(dev)[starts]
     q_dev = _suffix_sum(dev * dev)[starts]
     total = _suffix_sum(r_sorted)[starts]
@@ -429,9 +427,9 @@ def _point_table(
         var = (q_dev - s_dev * s_dev / np.where(k > 0, kf, 1.0)) / np.where(k > 1, kf - 1.0, 1.0)
         std = np.where(k > 1, np.sqrt(np.maximum(var, 0.0)), np.nan)
         std = np.where((k > 1) & flat, 0.0, std)
-        sharpe = np.where(std > 0, mean / np.where(std > 0, std, 1.0), np.nan)
-        win_rate = np.where(k > 0, wins / np.where(k > 0, kf, 1.0), np.nan)
-        pf = _profit_factor(gains, losses)
+    sharpe = sharpe_ratio(mean, std)
+    rate = win_rate(wins, k)
+    pf = profit_factor(gains, losses)
     win_low, win_high = wilson_interval(wins, k, level=level)
     win_low = np.where(k > 0, win_low, np.nan)
     win_high = np.where(k > 0, win_high, np.nan)
@@ -445,7 +443,7 @@ def _point_table(
             "trades": k,
             "coverage": kf / n,
             "wins": wins.astype(np.int64),
-            "win_rate": win_rate,
+            "win_rate": rate,
             "win_low": win_low,
             "win_high": win_high,
             "mean_return": mean,
@@ -462,16 +460,6 @@ def _suffix_count(flag: np.ndarray) -> np.ndarray:
     out = np.zeros(flag.size + 1, dtype=np.int64)
     out[:-1] = np.cumsum(flag[::-1].astype(np.int64))[::-1]
     return out
-
-
-def _profit_factor(gains: np.ndarray, losses: np.ndarray) -> np.ndarray:
-    """gains / losses; inf with gains and no losses; NaN with neither."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(
-            losses > 0,
-            gains / np.where(losses > 0, losses, 1.0),
-            np.where(gains > 0, np.inf, np.nan),
-        )
 
 
 def _poisson_table() -> np.ndarray:
@@ -562,8 +550,8 @@ def _bootstrap_bands(
         var = (q - wsafe * (mean - centre) ** 2) / (wsafe - 1.0)
         # Treat round-off sized variances as zero dispersion (Sharpe undefined).
         var = np.where(var > 1e-12 * q / wsafe, var, 0.0)
-        sharpe = np.where(valid & (var > 0), mean / np.sqrt(var), np.nan)
-        pf = np.where(valid, _profit_factor(g, lo_), np.nan)
+    sharpe = np.where(valid, sharpe_ratio(mean, np.sqrt(var)), np.nan)
+    pf = np.where(valid, profit_factor(g, lo_), np.nan)
     alpha = (1.0 - level) / 2.0
     pos = np.searchsorted(cuts, starts)  # column of each threshold (where starts < n)
     has = (starts < n) & (n - starts >= 2)

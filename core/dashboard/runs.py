@@ -18,7 +18,7 @@ from core.engines.orchestration import STAGES, ProgressCallback
 from core.errors import ConfigError, InsufficientDataError, ValidationError
 from core.events import EventType
 from core.learning import LearningEngine
-from core.metrics import performance_metrics
+from core.metrics import is_win, performance_metrics
 from core.reports.json_report import write_backtest_report
 from core.store import Store
 from core.store.db import RunInfo
@@ -216,7 +216,7 @@ def book_stats(returns: np.ndarray, *, n_total: int | None = None) -> dict[str, 
     total = n if n_total is None else int(n_total)
     numeric = performance_metrics(r).numeric()
     out = {k: numeric[k] for k in _TRADE_METRICS}
-    wins = int(np.count_nonzero(r > 0))
+    wins = int(np.count_nonzero(is_win(r)))
     low, high = wilson_interval(wins, n)
     out["coverage"] = n / total if total else math.nan
     out["win_low"] = float(low) if n else math.nan

@@ -29,7 +29,7 @@ import pandas as pd
 from core.analytics.calibration import brier_score
 from core.engines.portfolio import PortfolioResult
 from core.errors import ConfigError, ValidationError
-from core.metrics import PerformanceMetrics, improvement, performance_metrics
+from core.metrics import PerformanceMetrics, improvement, is_win, performance_metrics, win_rate
 
 __all__ = ["AnalyticsEngine", "AnalyticsResult", "CalibrationSummary", "validation_rule_text"]
 
@@ -108,12 +108,13 @@ def calibration_summary(
     if s.size == 0:
         nan = math.nan
         return CalibrationSummary(confidence_key, 0, nan, nan, nan, nan, nan)
-    win = (r > 0).astype(np.float64)
+    wins = is_win(r)
+    win = wins.astype(np.float64)
     return CalibrationSummary(
         confidence_key=confidence_key,
         n=int(s.size),
         mean_confidence=float(s.mean()),
-        win_rate=float(win.mean()),
+        win_rate=win_rate(np.count_nonzero(wins), s.size),
         pearson_return=_pearson(s, r),
         pearson_win=_pearson(s, win),
         brier=brier_score(s, win),
