@@ -57,7 +57,7 @@ from core.lifecycle.gates import (
     parse_gates,
     score_model,
 )
-from core.signals.calibrated import CalibratedSignalEngine
+from core.signals.calibrated import CalibratedSignalEngine, calibrate_scores
 from core.store import Store
 from core.store.registry import (
     MODEL_STAGES,
@@ -490,10 +490,7 @@ class ModelRegistry:
             )
         score = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
         out = frame.copy()
-        prob = np.full(score.size, np.nan)
-        ok = ~np.isnan(score)
-        prob[ok] = cal.predict(score[ok])
-        out["calibrated_probability"] = prob
+        out["calibrated_probability"] = calibrate_scores(cal, score)
         out.attrs["calibrator"] = {"name": name, "version": model.version, "method": cal.method}
         return out
 

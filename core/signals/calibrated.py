@@ -10,7 +10,28 @@ import pandas as pd
 from core.analytics.calibrators import BaseCalibrator
 from core.errors import ConfigError
 
-__all__ = ["CalibratedSignalEngine"]
+__all__ = ["CalibratedSignalEngine", "calibrate_scores"]
+
+
+def calibrate_scores(calibrator: BaseCalibrator, scores: Any) -> np.ndarray:
+    """The calibrator's probability of each score; NaN where the score is NaN.
+
+    Parameters
+    ----------
+    calibrator : BaseCalibrator
+        A fitted calibrator.
+    scores : array_like of float, shape (n,)
+        Raw scores in [0, 1], NaN where a row has none.
+
+    Returns
+    -------
+    ndarray of float, shape (n,)
+    """
+    score = np.asarray(scores, dtype=np.float64)
+    prob = np.full(score.shape, np.nan)
+    ok = ~np.isnan(score)
+    prob[ok] = calibrator.predict(score[ok])
+    return prob
 
 
 class CalibratedSignalEngine:
@@ -56,11 +77,8 @@ class CalibratedSignalEngine:
         """The inner engine's signals with ``calibrated_probability`` filled in."""
         signals = self.inner.generate(data)
         score = signals[self.key].to_numpy(dtype=np.float64, na_value=np.nan)
-        prob = np.full(score.size, np.nan)
-        ok = ~np.isnan(score)
-        prob[ok] = self.calibrator.predict(score[ok])
         out = signals.copy()
-        out["calibrated_probability"] = prob
+        out["calibrated_probability"] = calibrate_scores(self.calibrator, score)
         return out
 
     def __repr__(self) -> str:
