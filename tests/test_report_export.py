@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+import html
 import json
 import re
+import shutil
 import zipfile
+from html.parser import HTMLParser
 
 import pytest
 
 from core.backtest import BacktestConfig, run_backtest
+from core.dashboard import synthetic_signal_log
 from core.errors import ConfigError, StoreError
+from core.importer import import_signal_log
 from core.reports.html_report import build_report, render_html, report_figures
+from core.reports.json_report import reports_dir
 from core.reports.tables import (
     analyze_stored_run,
     atomic_write,
@@ -20,6 +27,40 @@ from core.reports.tables import (
 from core.store import Store
 
 NAME = '<img src=x onerror="alert(1)"> & co'
+SCRIPT = "<script>alert(1)</script>"
+ATTRIBUTE = '"><img src=x onerror=alert(1)>'
+
+
+class _Page(HTMLParser):
+    """The elements and the visible text of an HTML page, as a browser parses them."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+        self._open: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self._open.append(tag)
+
+    def handle_endtag(self, tag):
+        if tag in self._open:
+            del self._open[len(self._open) - 1 - self._open[::-1].index(tag) :]
+
+    def handle_data(self, data):
+        if not self._open or self._open[-1] not in ("script", "style"):
+            self.text.append(data)
+
+    def count(self, tag: str) -> int:
+        return sum(1 for t, _ in self.tags if t == tag)
+
+
+def _parse(page: str) -> _Page:
+    parsed = _Page()
+    parsed.feed(page)
+    parsed.close()
+    return parsed
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +86,7 @@ def test_analysis_of_a_stored_backtest(analysis, synthetic_run):
     _, result = synthetic_run
     assert analysis.run.synthetic and analysis.run.id == result.run_id
     assert analysis.key == "confidence" and analysis.threshold == pytest.approx(0.6)
-    assert analysis.run_report_source.startswith("json report ")
+    assert analysis.run_report_source == "METRIC_RECORDED event"
     metrics = analysis.run_metrics().set_index("metric")
     assert metrics.loc["n_trades", "baseline"] == result.baseline.n_trades
     assert metrics.loc["win_rate", "filtered"] == pytest.approx(result.filtered.win_rate)
@@ -61,19 +102,45 @@ def test_analysis_of_a_stored_backtest(analysis, synthetic_run):
     json.dumps(analysis.to_dict(), allow_nan=False)
 
 
-def test_load_run_report_falls_back_to_the_event(synthetic_run, tmp_path):
+def test_headline_numbers_come_from_the_stored_event_not_a_report_file(synthetic_run, tmp_path):
     data_dir, result = synthetic_run
-    with Store(data_dir) as store:
+    copy = tmp_path / "data"
+    shutil.copytree(data_dir, copy)
+    bogus = {
+        "run_id": result.run_id,
+        "applied_threshold": 0.9,
+        "confidence_key": "calibrated_probability",
+        "baseline_performance": {"n_trades": 1, "win_rate": 0.99},
+        "filtered_performance": {"n_trades": 1, "win_rate": 0.99},
+        "improvement": {"win_rate": 0.5},
+    }
+    # where reports go (reports_dir), and where they went before (beside the data dir)
+    for folder in {reports_dir(copy), tmp_path / "reports"}:
+        folder.mkdir(exist_ok=True)
+        (folder / f"{result.run_id}.json").write_text(json.dumps(bogus))
+    with Store(copy) as store:
         report, source = load_run_report(store, result.run_id)
-        assert source.startswith("json report") and report["run_id"] == result.run_id
-        result.report_path.rename(tmp_path / "moved.json")
-        try:
-            report, source = load_run_report(store, result.run_id)
-        finally:
-            (tmp_path / "moved.json").rename(result.report_path)
+        analysis = analyze_stored_run(store, result.run_id, threshold_windows=3, methods=("platt",))
     assert source == "METRIC_RECORDED event"
     assert report["applied_threshold"] == pytest.approx(0.6)
     assert report["baseline"]["n_trades"] == result.baseline.n_trades
+    metrics = analysis.run_metrics().set_index("metric")
+    assert metrics.loc["n_trades", "baseline"] == result.baseline.n_trades
+    assert metrics.loc["win_rate", "filtered"] == pytest.approx(result.filtered.win_rate)
+    assert analysis.threshold == pytest.approx(0.6) and analysis.key == "confidence"
+
+
+def test_a_run_without_a_metric_event_has_no_headline_numbers(tmp_path):
+    log = tmp_path / "log.csv"
+    synthetic_signal_log(300, seed=1).to_csv(log, index=False)
+    with Store(tmp_path / "data") as store:
+        run_id = import_signal_log(log, store=store, name="log").run_id
+        folder = reports_dir(tmp_path / "data")
+        folder.mkdir(exist_ok=True)
+        (folder / f"{run_id}.json").write_text(
+            json.dumps({"run_id": run_id, "baseline_performance": {"n_trades": 7}})
+        )
+        assert load_run_report(store, run_id) == (None, "none")
 
 
 def test_html_report_is_self_contained_and_labelled(analysis):
@@ -96,7 +163,9 @@ def test_html_report_is_self_contained_and_labelled(analysis):
     # synthetic data is labelled prominently, config and fingerprint are shown
     assert 'id="synthetic-banner"' in page and "SYNTHETIC DATA" in page
     assert analysis.run.data_fingerprint in page and analysis.run.config_hash in page
-    assert '<pre id="config">' in page and "&quot;n_symbols&quot;: 10" in page
+    assert '<pre id="config">' in page
+    config = page.split('<pre id="config">', 1)[1].split("</pre>", 1)[0]
+    assert json.loads(html.unescape(config))["n_symbols"] == 10
     # in sample and out of sample side by side, labelled
     assert page.count('<div class="side-by-side">') == 2
     assert page.count('<section class="in-sample"><h3>In sample:') == 2
@@ -105,9 +174,47 @@ def test_html_report_is_self_contained_and_labelled(analysis):
 
 def test_html_report_escapes_user_strings(analysis):
     page = render_html(analysis)
-    assert NAME not in page
-    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt; &amp; co" in page
-    assert "<img" not in page
+    assert NAME not in page and "<img" not in page
+    parsed = _parse(page)
+    assert parsed.count("img") == 0
+    assert f"Signal Lab report — {NAME}" in "".join(parsed.text)
+
+
+@pytest.mark.parametrize("payload", [SCRIPT, ATTRIBUTE], ids=["script", "attribute"])
+def test_html_report_escapes_run_name_symbol_feature_column_and_error_text(analysis, payload):
+    """Hostile strings everywhere user data reaches the page stay text, never markup."""
+    run = dataclasses.replace(
+        analysis.run,
+        name=f"run {payload}",
+        source=f"source {payload}",
+        synthetic=False,
+        config={**analysis.run.config, "symbols": [f"SYM{payload}"]},
+    )
+    feature = f"feature {payload}"  # a feature column, analysed as the confidence key
+    report = dict(analysis.run_report)
+    report["baseline"] = {**report["baseline"], f"metric {payload}": 1.0}
+    hostile = dataclasses.replace(
+        analysis,
+        run=run,
+        key=feature,
+        trades=analysis.trades.assign(**{feature: analysis.trades["confidence"]}),
+        run_report=report,
+        notes=(f"error: {payload}",),
+    )
+    page = render_html(hostile)
+    parsed = _parse(page)
+    # no element or attribute was injected: one library script plus one per chart
+    assert payload not in page
+    assert parsed.count("img") == 0
+    assert parsed.count("script") == 1 + len(report_figures(hostile))
+    assert not any("onerror" in attrs for _, attrs in parsed.tags)
+    # ... and the text a reader sees still says it literally
+    text = "".join(parsed.text)
+    for literal in (f"run {payload}", f"source {payload}", feature, f"metric {payload}",
+                    f"error: {payload}"):  # fmt: skip
+        assert literal in text, literal
+    config = page.split('<pre id="config">', 1)[1].split("</pre>", 1)[0]
+    assert json.loads(html.unescape(config))["symbols"] == [f"SYM{payload}"]
 
 
 def test_html_report_of_a_real_market_run_has_no_synthetic_banner(analysis):
@@ -129,14 +236,18 @@ def test_build_report_with_daily_equity(synthetic_run, tmp_path):
 
 def test_build_report_default_paths_and_format_check(synthetic_run):
     data_dir, result = synthetic_run
-    reports = data_dir.resolve().parent / "reports"
+    reports = reports_dir(data_dir)
+    own = reports / f"{result.run_id}.json"  # the backtest's own report, if it wrote one
+    if not own.exists():
+        own.parent.mkdir(parents=True, exist_ok=True)
+        own.write_text(json.dumps({"run_id": result.run_id}))
+    before = own.read_bytes()
     with Store(data_dir) as store:
         json_path = build_report(store, result.run_id, format="json", threshold_windows=3)
         with pytest.raises(ConfigError, match="format must be one of html, json, csv"):
             build_report(store, result.run_id, format="pdf")
     assert json_path == reports / f"{result.run_id}-analysis.json"
-    # the backtest's own report is left alone
-    assert json.loads(result.report_path.read_text())["run_id"] == result.run_id
+    assert own.read_bytes() == before  # left alone
     assert json.loads(json_path.read_text())["tables"]["confidence_deciles"]["rows"]
 
 

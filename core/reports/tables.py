@@ -1,7 +1,7 @@
 """The analysis of a stored run, and its tables as CSV and JSON.
 
-:func:`analyze_stored_run` reads a run's trades frame and its JSON report (or,
-without one, its ``METRIC_RECORDED`` event) from the store and runs every
+:func:`analyze_stored_run` reads a run's trades frame and its ``METRIC_RECORDED``
+event (the headline numbers) from the store and runs every
 analysis of :mod:`core.analytics.report` on it: confidence statistics and
 calibration, walk-forward calibrators, the threshold sweep with its
 in-sample choice, walk-forward judgement, deflated Sharpe ratio and PBO. The
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import shutil
 import tempfile
@@ -43,7 +42,7 @@ from core.analytics.report import (
 from core.analytics.walkforward import WalkForwardResult
 from core.errors import ConfigError, InsufficientDataError, StoreError
 from core.events import EventType
-from core.reports.json_report import read_json_report, reports_dir, write_json_report
+from core.reports.json_report import write_json_report
 from core.store import RunInfo, Store
 
 __all__ = [
@@ -179,42 +178,30 @@ def _table_dict(frame: pd.DataFrame) -> dict[str, Any]:
 
 
 def load_run_report(store: Store, run_id: str) -> tuple[dict[str, Any] | None, str]:
-    """The run's headline numbers and where they came from.
+    """The run's headline numbers, from its stored ``METRIC_RECORDED`` event.
 
-    Looks for the backtest's JSON report (``<data_dir>/../reports/<run_id>.json``,
-    :mod:`core.reports.json_report`), then for the run's last
-    ``METRIC_RECORDED`` event.
+    The store is the only source: a JSON report file
+    (:func:`core.reports.json_report.reports_dir`) is an export, which may be
+    stale or edited, and is never read back.
 
     Returns
     -------
     report : dict or None
-        With keys ``baseline``, ``filtered``, ``improvement`` (metric -> value)
-        and whatever else the source holds (the JSON report's keys, or the
-        event's payload). None for a run with neither (an import).
+        The payload of the run's last ``METRIC_RECORDED`` event, with keys
+        ``baseline``, ``filtered`` and ``improvement`` (metric -> value) always
+        present, plus whatever else it holds (``applied_threshold``,
+        ``confidence_key``, ``validation_passed``, ``calibration`` ...). None
+        for a run without one (an imported signal log).
     source : str
-        ``"json report <path>"``, ``"METRIC_RECORDED event"`` or ``"none"``.
+        ``"METRIC_RECORDED event"`` or ``"none"``.
     """
-    path = reports_dir(store.data_dir) / f"{run_id}.json"
-    if path.is_file():
-        try:
-            data = read_json_report(path)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise StoreError(
-                f"the run report {path} is not valid JSON ({exc}); delete it or rerun the backtest"
-            ) from None
-        if data.get("run_id") in (None, run_id):
-            out = dict(data)
-            out["baseline"] = dict(data.get("baseline_performance") or {})
-            out["filtered"] = dict(data.get("filtered_performance") or {})
-            out["improvement"] = dict(data.get("improvement") or {})
-            return out, f"json report {path}"
     events = store.query_events(event_type=EventType.METRIC_RECORDED, run_id=run_id)
-    if events:
-        payload = dict(events[-1].payload)
-        for name in ("baseline", "filtered", "improvement"):
-            payload[name] = dict(payload.get(name) or {})
-        return payload, "METRIC_RECORDED event"
-    return None, "none"
+    if not events:
+        return None, "none"
+    payload = dict(events[-1].payload)
+    for name in ("baseline", "filtered", "improvement"):
+        payload[name] = dict(payload.get(name) or {})
+    return payload, "METRIC_RECORDED event"
 
 
 def _number(value: Any) -> float:
