@@ -3,26 +3,34 @@
 The HTML page opens offline: plotly.js is embedded once, inline, in the page
 head, and every chart is an interactive plotly div. It shows the run (config,
 data fingerprint, a prominent "SYNTHETIC DATA" banner when the market was
-synthetic), the run report's headline numbers, the confidence statistics and
+synthetic), the run's headline numbers, the confidence statistics and
 calibration, the threshold sweep and choice, and in-sample against
-out-of-sample figures side by side, each labelled. Every string that comes
-from the user or the data (run name, source, config values, notes, table
-cells) is escaped with :func:`html.escape`.
+out-of-sample figures side by side, each labelled.
+
+The page is rendered from the jinja2 template ``templates/report.html.j2``
+with autoescaping on. This module only turns the analysis into plain strings
+(formatted numbers, dates, labels) gathered in small view objects; the
+template escapes every one of them. The only HTML not escaped there is what
+plotly writes: its library and each chart's div (plotly encodes ``<``, ``>``
+and ``/`` inside the chart JSON, so a title cannot close its script).
 """
 
 from __future__ import annotations
 
-import html
+import functools
 import json
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import jinja2
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.offline
+from markupsafe import Markup
 
 from core import __version__
 from core.analytics.calibration import json_safe
@@ -56,48 +64,69 @@ REPORT_FORMATS: tuple[str, ...] = ("html", "json", "csv")
 #: Most rows of a table printed in the page (the CSV export has every row).
 MAX_TABLE_ROWS = 120
 
-_CSS = """
-:root { --fg:#1f2328; --muted:#59636e; --line:#d1d9e0; --bg:#f6f8fa; --blue:#1f6feb;
-        --orange:#e8590c; --red:#cf222e; }
-* { box-sizing: border-box; }
-body { font: 14px/1.5 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: var(--fg);
-       margin: 0; background: white; }
-main { max-width: 1280px; margin: 0 auto; padding: 24px 28px 60px; }
-h1 { font-size: 26px; margin: 0 0 4px; }
-h2 { font-size: 20px; margin: 36px 0 10px; padding-bottom: 6px; border-bottom: 1px solid var(--line); }
-h3 { font-size: 15px; margin: 18px 0 8px; }
-p.meta, p.note, .muted { color: var(--muted); }
-.banner { margin: 14px 0; padding: 12px 16px; border-radius: 6px; font-weight: 700; font-size: 18px; }
-.banner.synthetic { background: #fff1e5; border: 2px solid var(--orange); color: #953800;
-                    letter-spacing: 0.04em; }
-.banner.real { background: #ddf4ff; border: 1px solid #54aeff; color: #0a3069; font-size: 14px; }
-table { border-collapse: collapse; margin: 6px 0 14px; font-size: 13px; }
-th, td { border: 1px solid var(--line); padding: 3px 8px; text-align: right; white-space: nowrap; }
-th { background: var(--bg); font-weight: 600; }
-td.text, th.text { text-align: left; }
-td.wrap, th.wrap { white-space: normal; }
-.scroll { max-height: 460px; overflow: auto; border: 1px solid var(--line); margin-bottom: 14px; }
-.scroll table { margin: 0; }
-.side-by-side { display: grid; grid-template-columns: 1fr 1fr; gap: 18px; align-items: start; }
-.side-by-side > section { border: 1px solid var(--line); border-radius: 6px; padding: 4px 14px 10px; }
-.side-by-side > section.in-sample { border-top: 4px solid var(--blue); }
-.side-by-side > section.out-of-sample { border-top: 4px solid var(--orange); }
-.chart { margin: 10px 0 18px; border: 1px solid var(--line); border-radius: 6px; padding: 4px; }
-pre { background: var(--bg); padding: 10px 12px; border-radius: 6px; overflow: auto; font-size: 12px; }
-ul.notes li { margin: 3px 0; }
-footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
-"""
+#: The page template, in ``core/reports/templates/`` (shipped as package data).
+TEMPLATE = "report.html.j2"
+
+
+@functools.lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    """The template environment: autoescaping on, undefined names an error.
+
+    Built once per process and never changed afterwards (jinja2 environments
+    are safe to share between threads once configured).
+    """
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("core.reports", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+# --------------------------------------------------------------------------- view objects
+
+
+@dataclass(frozen=True)
+class _Cell:
+    """One table cell: its text (plain, escaped by the template) and CSS class."""
+
+    text: str
+    css: str = ""
+
+
+@dataclass(frozen=True)
+class _Table:
+    """A table for the template: header cells, rows of cells, an optional note."""
+
+    columns: tuple[_Cell, ...]
+    rows: tuple[tuple[_Cell, ...], ...]
+    caption: str | None = None
+    scroll: bool = False
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class _Panel:
+    """One side of an in-sample / out-of-sample pair: a table, or a note without one."""
+
+    title: str
+    table: _Table | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class _SideBySide:
+    left: _Panel
+    right: _Panel
 
 
 # --------------------------------------------------------------------------- formatting
 
 
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def _fmt(value: Any) -> str:
-    """One table cell, escaped: numbers to 4 significant digits, times as ISO dates."""
+    """One table cell as plain text: numbers to 4 significant digits, times as ISO dates."""
     if value is None:
         return "—"
     if isinstance(value, bool | np.bool_):
@@ -119,10 +148,10 @@ def _fmt(value: Any) -> str:
         if pd.isna(value):
             return "—"
         midnight = value == value.normalize()
-        return _esc(value.strftime("%Y-%m-%d" if midnight else "%Y-%m-%d %H:%M"))
+        return value.strftime("%Y-%m-%d" if midnight else "%Y-%m-%d %H:%M")
     if value is pd.NaT:
         return "—"
-    return _esc(value)
+    return str(value)
 
 
 def _table(
@@ -132,36 +161,39 @@ def _table(
     index: bool = False,
     scroll: bool = False,
     caption: str | None = None,
-) -> str:
-    """An HTML table of ``frame`` (every cell escaped; long tables thinned)."""
+) -> _Table:
+    """The view of ``frame`` as a table (long tables thinned to :data:`MAX_TABLE_ROWS`)."""
     if columns is not None:
         frame = frame[[c for c in columns if c in frame.columns]]
     if index:
         frame = frame.reset_index()
-    note = ""
+    note = None
     if len(frame) > MAX_TABLE_ROWS:
         step = math.ceil(len(frame) / MAX_TABLE_ROWS)
         note = (
-            f'<p class="note">Every {step}th of {len(frame):,} rows shown; the CSV and JSON '
-            "exports have them all.</p>"
+            f"Every {step}th of {len(frame):,} rows shown; the CSV and JSON exports have them all."
         )
         frame = frame.iloc[::step]
-    head = "".join(
-        f'<th class="{"text" if not pd.api.types.is_numeric_dtype(frame[c]) else ""}">{_esc(c)}</th>'
+    head = tuple(
+        _Cell(str(c), "" if pd.api.types.is_numeric_dtype(frame[c]) else "text")
         for c in frame.columns
     )
-    body = []
-    for row in frame.itertuples(index=False):
-        cells = []
-        for value in row:
-            cls = "" if isinstance(value, int | float | np.number | bool | np.bool_) else "text"
-            cells.append(f'<td class="{cls}">{_fmt(value)}</td>')
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    cap = f"<caption>{_esc(caption)}</caption>" if caption else ""
-    table = f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-    if scroll:
-        table = f'<div class="scroll">{table}</div>'
-    return table + note
+    rows = tuple(
+        tuple(
+            _Cell(
+                _fmt(value),
+                "" if isinstance(value, int | float | np.number | bool | np.bool_) else "text",
+            )
+            for value in row
+        )
+        for row in frame.itertuples(index=False)
+    )
+    return _Table(columns=head, rows=rows, caption=caption, scroll=scroll, note=note)
+
+
+def _pairs(pairs: Sequence[tuple[str, Any]]) -> tuple[tuple[str, str], ...]:
+    """Label -> formatted value rows of a two-column table."""
+    return tuple((str(k), _fmt(v)) for k, v in pairs)
 
 
 def _metric_unit(name: str) -> str:
@@ -173,14 +205,6 @@ def _metric_unit(name: str) -> str:
     if name in ("win_rate", "total_return", "cagr", "volatility_daily", "max_drawdown", "exposure"):
         return "fraction"
     return "ratio"
-
-
-def _kv_table(pairs: Sequence[tuple[str, Any]]) -> str:
-    rows = "".join(
-        f'<tr><th class="text">{_esc(k)}</th><td class="text wrap">{_fmt(v)}</td></tr>'
-        for k, v in pairs
-    )
-    return f"<table><tbody>{rows}</tbody></table>"
 
 
 # --------------------------------------------------------------------------- figures
@@ -242,7 +266,8 @@ def report_figures(analysis: RunAnalysis) -> dict[str, go.Figure]:
     return figs
 
 
-def _figure_div(fig: go.Figure, div_id: str) -> str:
+def _figure_div(fig: go.Figure, div_id: str) -> Markup:
+    """A chart as HTML, trusted as it is: plotly writes it and escapes its own JSON."""
     height = fig.layout.height or 460
     body = fig.to_html(
         full_html=False,
@@ -252,40 +277,44 @@ def _figure_div(fig: go.Figure, div_id: str) -> str:
         default_width="100%",
         default_height=f"{int(height)}px",
     )
-    return f'<div class="chart" data-chart="{_esc(div_id)}">{body}</div>'
+    # div_id is one of report_figures' fixed ids; escape it all the same.
+    return (
+        Markup('<div class="chart" data-chart="{}">').format(div_id)
+        + Markup(body)
+        + Markup("</div>")
+    )
 
 
 # --------------------------------------------------------------------------- page
 
 
-def _run_section(a: RunAnalysis) -> str:
+def _run_pairs(a: RunAnalysis) -> tuple[tuple[str, str], ...]:
     r = a.run
-    pairs: list[tuple[str, Any]] = [
-        ("Run id", r.id),
-        ("Name", r.name or "—"),
-        ("Kind", r.kind),
-        ("Status", r.status),
-        ("Created (UTC)", r.created),
-        ("Finished (UTC)", r.finished or "—"),
-        ("Data source", r.source or "—"),
-        ("Synthetic data", bool(r.synthetic)),
-        ("Seed", r.seed if r.seed is not None else "—"),
-        ("Package version", r.package_version or "—"),
-        ("Config hash", r.config_hash or "—"),
-        ("Data fingerprint", r.data_fingerprint or "—"),
-        ("Trades analysed", a.confidence.n_trades),
-        ("Confidence key", a.key),
-        ("Run threshold", a.threshold if a.threshold is not None else "—"),
-    ]
-    return _kv_table(pairs)
+    return _pairs(
+        [
+            ("Run id", r.id),
+            ("Name", r.name or "—"),
+            ("Kind", r.kind),
+            ("Status", r.status),
+            ("Created (UTC)", r.created),
+            ("Finished (UTC)", r.finished or "—"),
+            ("Data source", r.source or "—"),
+            ("Synthetic data", bool(r.synthetic)),
+            ("Seed", r.seed if r.seed is not None else "—"),
+            ("Package version", r.package_version or "—"),
+            ("Config hash", r.config_hash or "—"),
+            ("Data fingerprint", r.data_fingerprint or "—"),
+            ("Trades analysed", a.confidence.n_trades),
+            ("Confidence key", a.key),
+            ("Run threshold", a.threshold if a.threshold is not None else "—"),
+        ]
+    )
 
 
-def _run_report_section(a: RunAnalysis) -> str:
+def _run_report_view(a: RunAnalysis) -> dict[str, Any] | None:
+    """The headline numbers: source, validation, metrics with units, recorded calibration."""
     if a.run_report is None:
-        return (
-            '<p class="note">This run has no report of its own (an imported signal log): '
-            "the figures below are computed from its trades.</p>"
-        )
+        return None
     metrics = a.run_metrics()
     metrics.insert(1, "unit", [_metric_unit(m) for m in metrics["metric"]])
     extra: list[tuple[str, Any]] = [("Source of these numbers", a.run_report_source)]
@@ -293,27 +322,18 @@ def _run_report_section(a: RunAnalysis) -> str:
         if k in a.run_report:
             extra.append((k.replace("_", " ").capitalize(), a.run_report[k]))
     calibration = a.run_report.get("calibration_metrics") or a.run_report.get("calibration")
-    out = _kv_table(extra) + _table(metrics)
+    recorded: tuple[tuple[str, str], ...] = ()
     if isinstance(calibration, Mapping) and calibration:
-        out += "<h3>Calibration recorded by the run</h3>" + _kv_table(
+        recorded = _pairs(
             [(k, v) for k, v in calibration.items() if not isinstance(v, Mapping | list)]
         )
-    return out
+    return {"pairs": _pairs(extra), "metrics": _table(metrics), "calibration": recorded}
 
 
-def _side_by_side(left_title: str, left: str, right_title: str, right: str) -> str:
-    return (
-        '<div class="side-by-side">'
-        f'<section class="in-sample"><h3>{_esc(left_title)}</h3>{left}</section>'
-        f'<section class="out-of-sample"><h3>{_esc(right_title)}</h3>{right}</section>'
-        "</div>"
-    )
-
-
-def _calibration_samples(a: RunAnalysis) -> str:
+def _calibration_samples(a: RunAnalysis) -> _SideBySide | None:
     c = a.calibration
     if c is None or c.out_of_sample is None:
-        return ""
+        return None
     totals = calibration_totals(c)
     rows = [
         r for r in ("n", "base_rate", "ece", "mce", "ace", "brier", "log_loss") if r in totals.index
@@ -321,19 +341,24 @@ def _calibration_samples(a: RunAnalysis) -> str:
     left = totals.loc[rows, [k for k in ("raw", "in_sample") if k in totals.columns]]
     right = totals.loc[rows, [k for k in ("raw", "out_of_sample") if k in totals.columns]]
     names = {k: SAMPLE_LABELS.get(k, k) for k in totals.columns}
-    return _side_by_side(
-        f"In sample: {c.method} fitted on every trade and scored on the same trades (optimistic)",
-        _table(left.rename(columns=names), index=True),
-        f"Out of sample: {c.method} fitted walk-forward ({c.n_windows} windows), each window "
-        "scored by a calibrator fitted on earlier trades only",
-        _table(right.rename(columns=names), index=True),
+    return _SideBySide(
+        _Panel(
+            f"In sample: {c.method} fitted on every trade and scored on the same trades "
+            "(optimistic)",
+            _table(left.rename(columns=names), index=True),
+        ),
+        _Panel(
+            f"Out of sample: {c.method} fitted walk-forward ({c.n_windows} windows), each "
+            "window scored by a calibrator fitted on earlier trades only",
+            _table(right.rename(columns=names), index=True),
+        ),
     )
 
 
-def _threshold_section(a: RunAnalysis, divs: Mapping[str, str]) -> str:
+def _threshold_view(a: RunAnalysis) -> dict[str, Any] | None:
     t = a.thresholds
     if t is None:
-        return '<p class="note">No threshold analysis (see the notes below).</p>'
+        return None
     sel = t.selection()
     choice = t.choice
     pairs: list[tuple[str, Any]] = [
@@ -350,8 +375,6 @@ def _threshold_section(a: RunAnalysis, divs: Mapping[str, str]) -> str:
         ("DSR significant (≥ 0.95)", sel.get("dsr_significant")),
         ("PBO (probability of backtest overfitting)", sel.get("pbo")),
     ]
-    parts = [_kv_table(pairs)]
-    parts += [divs[k] for k in ("sweep_sharpe", "sweep_win_rate") if k in divs]
     comp = t.sample_comparison()
     metrics = ["trades", "win_rate", "mean_return", "sharpe", "profit_factor", "total_return"]
     names = {k: SAMPLE_LABELS.get(k, k) for k in comp.columns}
@@ -359,43 +382,44 @@ def _threshold_section(a: RunAnalysis, divs: Mapping[str, str]) -> str:
         metrics,
         ["in_sample"] + (["walk_forward_in_sample"] if "walk_forward_in_sample" in comp else []),
     ]
+    windows: _Table | None = None
     if t.walk_forward is not None:
         right = comp.loc[metrics, ["out_of_sample", "baseline_out_of_sample"]]
-        right_html = _table(right.rename(columns=names), index=True)
-        right_title = (
+        right_panel = _Panel(
             f"Out of sample: the threshold chosen on earlier trades, applied to the next window "
-            f"({t.walk_forward.n_windows} windows, {t.walk_forward.scheme}, pooled)"
+            f"({t.walk_forward.n_windows} windows, {t.walk_forward.scheme}, pooled)",
+            _table(right.rename(columns=names), index=True),
         )
-    else:
-        right_html = '<p class="note">Not enough trades for a walk-forward.</p>'
-        right_title = "Out of sample"
-    parts.append("<h3>In sample against out of sample</h3>")
-    parts.append(
-        _side_by_side(
-            f"In sample: the threshold chosen on all trades, scored on the same trades "
-            f"(optimistic; threshold {choice.threshold:g})",
-            _table(left.rename(columns=names), index=True),
-            right_title,
-            right_html,
-        )
-    )
-    if "threshold_samples" in divs:
-        parts.append(divs["threshold_samples"])
-    if t.walk_forward is not None:
-        w = t.walk_forward.windows
         cols = ["window", "test_start", "test_end", "train_trades", "test_trades", "threshold",
                 "in_sample_sharpe", "out_of_sample_sharpe", "in_sample_win_rate",
                 "out_of_sample_win_rate", "out_of_sample_trades", "baseline_sharpe"]  # fmt: skip
-        parts.append("<h3>Walk-forward windows</h3>" + _table(w, columns=cols, scroll=True))
+        windows = _table(t.walk_forward.windows, columns=cols, scroll=True)
+    else:
+        right_panel = _Panel("Out of sample", note="Not enough trades for a walk-forward.")
     sweep_cols = ["threshold", "score_cutoff", "trades", "coverage", "win_rate", "win_low",
                   "win_high", "mean_return", "mean_return_low", "mean_return_high", "sharpe",
                   "sharpe_low", "sharpe_high", "profit_factor", "total_return"]  # fmt: skip
-    parts.append("<h3>Sweep table</h3>" + _table(t.sweep.table, columns=sweep_cols, scroll=True))
-    return "".join(parts)
+    return {
+        "pairs": _pairs(pairs),
+        "comparison": _SideBySide(
+            _Panel(
+                f"In sample: the threshold chosen on all trades, scored on the same trades "
+                f"(optimistic; threshold {choice.threshold:g})",
+                _table(left.rename(columns=names), index=True),
+            ),
+            right_panel,
+        ),
+        "windows": windows,
+        "sweep": _table(t.sweep.table, columns=sweep_cols, scroll=True),
+    }
 
 
 def render_html(analysis: RunAnalysis, *, title: str | None = None) -> str:
     """The report page of ``analysis`` as one self-contained HTML string.
+
+    Rendered from ``templates/report.html.j2`` with autoescaping: every string
+    from the run or its data (name, source, symbols, column names, notes,
+    config values) is HTML-escaped.
 
     Parameters
     ----------
@@ -411,90 +435,40 @@ def render_html(analysis: RunAnalysis, *, title: str | None = None) -> str:
     """
     a = analysis
     r = a.run
-    figs = report_figures(a)
-    divs = {k: _figure_div(f, k) for k, f in figs.items()}
-    name = title or r.name or r.id
-    if r.synthetic:
-        banner = (
-            '<div class="banner synthetic" id="synthetic-banner">SYNTHETIC DATA — this run '
-            "used a simulated market, not real prices. Its numbers say nothing about real "
-            "trading.</div>"
-        )
-    else:
-        banner = (
-            f'<div class="banner real">Data: {_esc(r.source or "unknown source")} '
-            f"({_esc(r.kind)})</div>"
-        )
     c = a.confidence
-    notes = "".join(f"<li>{_esc(n)}</li>" for n in a.notes)
-    calibrator_table = ""
-    if a.calibrators:
-        calibrator_table = "<h3>Calibrators, out of sample</h3>" + _table(a.calibrator_table())
-    config = json.dumps(json_safe(r.config), indent=2, sort_keys=True)
-    sections = [
-        f"<h1>Signal Lab report — {_esc(name)}</h1>",
-        f'<p class="meta">Run {_esc(r.id)} · {_esc(r.kind)} · created {_esc(r.created)} · '
-        f"key {_esc(a.key)} · {c.n_scored:,} scored trades</p>",
-        banner,
-        "<h2>Run</h2>",
-        _run_section(a),
-        "<h2>Headline numbers (run report)</h2>",
-        _run_report_section(a),
-        "<h2>Is the confidence informative?</h2>",
-        "<h3>Distribution</h3>",
-        _table(pd.DataFrame([c.summary.to_dict()])),
-        "<h3>Correlations (Fisher-z intervals)</h3>",
-        _table(c.correlations.to_frame()),
-        divs["confidence_over_time"],
-        divs["deciles"],
-        "<h3>Decile table</h3>",
-        _table(c.deciles.table, scroll=True),
-        "<h3>Fixed bins</h3>",
-        _table(c.fixed_bins.table, scroll=True),
-        "<h2>Is it calibrated?</h2>",
-        _table(pd.DataFrame([c.calibration.to_dict()])),
-        divs["reliability"],
-        divs.get("calibrators", ""),
-        calibrator_table,
-        "<h3>In sample against out of sample</h3>" if "calibration_samples" in divs else "",
-        _calibration_samples(a),
-        divs.get("calibration_samples", ""),
-        "<h2>Which threshold should I trade at?</h2>",
-        _threshold_section(a, divs),
-        "<h2>Equity</h2>",
-        (
-            '<p class="note">Rebuilt from the stored trades: the running sum of each '
-            "trade's return in percent of one position, at its exit.</p>"
-            if a.equity_kind == "summed_pct"
-            else ""
-        ),
-        divs.get("equity", '<p class="note">No equity.</p>'),
-        "<h2>Configuration</h2>",
-        _kv_table(
+    charts = {k: _figure_div(f, k) for k, f in report_figures(a).items()}
+    context: dict[str, Any] = {
+        "name": title or r.name or r.id,
+        "run": r,
+        "key": a.key,
+        "n_scored": f"{c.n_scored:,}",
+        "run_pairs": _run_pairs(a),
+        "run_report": _run_report_view(a),
+        "distribution": _table(pd.DataFrame([c.summary.to_dict()])),
+        "correlations": _table(c.correlations.to_frame()),
+        "deciles": _table(c.deciles.table, scroll=True),
+        "fixed_bins": _table(c.fixed_bins.table, scroll=True),
+        "calibration_summary": _table(pd.DataFrame([c.calibration.to_dict()])),
+        "calibrator_table": _table(a.calibrator_table()) if a.calibrators else None,
+        "calibration_samples": _calibration_samples(a),
+        "thresholds": _threshold_view(a),
+        "equity_kind": a.equity_kind,
+        "config_pairs": _pairs(
             [
                 ("Data fingerprint", r.data_fingerprint or "—"),
                 ("Config hash", r.config_hash or "—"),
                 ("Seed", r.seed if r.seed is not None else "—"),
             ]
         ),
-        f'<pre id="config">{_esc(config)}</pre>',
-        "<h2>Notes</h2>",
-        f'<ul class="notes">{notes}</ul>' if notes else '<p class="note">None.</p>',
-        f"<footer>Signal Lab {_esc(__version__)} · generated "
-        f"{_esc(pd.Timestamp.now(tz='UTC').strftime('%Y-%m-%d %H:%M UTC'))} · "
-        f"{len(figs)} charts · opens offline (plotly.js embedded)</footer>",
-    ]
-    plotly_js = plotly.offline.get_plotlyjs()
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_esc(name)} — Signal Lab report</title>"
-        f"<style>{_CSS}</style>"
-        f'<script type="text/javascript">{plotly_js}</script>'
-        f'</head><body><main data-charts="{len(figs)}">'
-        + "\n".join(sections)
-        + "</main></body></html>\n"
-    )
+        "config_json": json.dumps(json_safe(r.config), indent=2, sort_keys=True),
+        "notes": tuple(str(n) for n in a.notes),
+        "version": __version__,
+        "generated": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M UTC"),
+        "charts": charts,
+        # plotly.min.js, inline so the page opens offline; our own code, not data.
+        "plotly_js": Markup(plotly.offline.get_plotlyjs()),
+    }
+    return _environment().get_template(TEMPLATE).render(context)
 
 
 def write_html_report(analysis: RunAnalysis, out: str | Path) -> Path:
@@ -535,7 +509,8 @@ def build_report(
         one file; ``csv``: one CSV per table, in a zip (``out`` ending in
         ``.zip``) or a folder (any other ``out``).
     out : str or Path, optional
-        Target; default in ``<data_dir>/../reports/``: ``<run_id>.html``,
+        Target; default in :func:`core.reports.json_report.reports_dir`:
+        ``<run_id>.html``,
         ``<run_id>-analysis.json`` (beside the backtest's own
         ``<run_id>.json``) or ``<run_id>-tables.zip``.
     key : str, optional
