@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from core import dashboard as dash
+from core.dashboard.forms import from_form, number_fields
 from pages import _shared as ui
 
 st.title("Drift")
@@ -13,99 +14,18 @@ key = ui.key_for(run)
 engine = ui.engine()
 
 # --- Detector settings (shared by the baseline, the timeline and the checks) ---------------
+# One input per DriftThresholds field, generated from the dataclass (core.dashboard.forms).
 with st.sidebar.expander("Detector settings"):
-    d = dash.DriftThresholds()
-    psi_w = st.number_input("PSI warning", 0.01, 5.0, d.psi_warning, step=0.01, key="drift_psi_w")
-    psi_c = st.number_input("PSI critical", 0.01, 5.0, d.psi_critical, step=0.01, key="drift_psi_c")
-    ks_w = st.number_input(
-        "KS p-value warning",
-        0.0002,
-        0.5,
-        d.ks_p_warning,
-        step=0.01,
-        format="%.4f",
-        key="drift_ks_w",
-    )
-    ks_c = st.number_input(
-        "KS p-value critical",
-        0.0001,
-        0.5,
-        d.ks_p_critical,
-        step=0.005,
-        format="%.4f",
-        key="drift_ks_c",
-    )
-    wr_p = st.number_input(
-        "Win-rate drop p warning",
-        0.0002,
-        0.5,
-        d.win_rate_p_warning,
-        step=0.01,
-        format="%.4f",
-        key="drift_wr_w",
-    )
-    wr_drop = st.number_input(
-        "Smallest win-rate drop (pts)",
-        0.0,
-        50.0,
-        d.win_rate_min_drop * 100,
-        step=0.5,
-        key="drift_wr_drop",
-    )
-    ece_w = st.number_input(
-        "ECE increase warning",
-        0.001,
-        1.0,
-        d.ece_warning,
-        step=0.005,
-        format="%.3f",
-        key="drift_ece_w",
-    )
-    ece_c = st.number_input(
-        "ECE increase critical",
-        0.001,
-        1.0,
-        d.ece_critical,
-        step=0.005,
-        format="%.3f",
-        key="drift_ece_c",
-    )
-    br_w = st.number_input(
-        "Brier increase warning",
-        0.001,
-        1.0,
-        d.brier_warning,
-        step=0.005,
-        format="%.3f",
-        key="drift_brier_w",
-    )
-    br_c = st.number_input(
-        "Brier increase critical",
-        0.001,
-        1.0,
-        d.brier_critical,
-        step=0.005,
-        format="%.3f",
-        key="drift_brier_c",
-    )
-settings = (
-    ("psi_warning", psi_w),
-    ("psi_critical", psi_c),
-    ("ks_p_warning", ks_w),
-    ("ks_p_critical", ks_c),
-    ("win_rate_p_warning", wr_p),
-    ("win_rate_p_critical", min(d.win_rate_p_critical, wr_p)),
-    ("win_rate_min_drop", wr_drop / 100.0),
-    ("ece_warning", ece_w),
-    ("ece_critical", ece_c),
-    ("brier_warning", br_w),
-    ("brier_critical", br_c),
-)
+    values = {
+        spec.name: st.number_input(key=f"drift_threshold_{spec.name}", **spec.number_input_kwargs())
+        for spec in number_fields(dash.DriftThresholds)
+    }
 thresholds = None
 with ui.shown_errors("Detector settings are not valid: "):
-    thresholds = dash.DriftThresholds(**dict(settings))
+    thresholds = from_form(dash.DriftThresholds, values)
 if thresholds is None:
     st.stop()
+settings = tuple(thresholds.to_dict().items())  # hashable, for the cached timeline
 
 # --- Baseline -------------------------------------------------------------------------------
 st.subheader("Baseline")
