@@ -17,6 +17,15 @@ Sources
 ``"yfinance"``
     Yahoo Finance (optional extra ``signal-lab[online]``), cached on disk. See
     :mod:`core.data.online`.
+``"extended"``
+    More real OHLCV, offline (optional extra ``signal-lab[data]``): MSFT
+    1986-2017 (pmdarima), S&P 500 ``SPX`` and NASDAQ Composite ``IXIC``
+    1999-2018 (arch). See :mod:`core.data.extended`.
+``"extended-close-only"``
+    Adjusted daily closes, and nothing else, of 20 S&P 500 stocks 1990-2022
+    (skfolio; extra ``signal-lab[data]``). The market is close-only: the
+    engines switch to their close-only rules and results are labelled by this
+    source name. See :mod:`core.data.extended`.
 """
 
 from __future__ import annotations
@@ -27,6 +36,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from core.data.extended import (
+    CLOSE_ONLY_SYMBOLS,
+    EXTENDED_SYMBOLS,
+    load_extended,
+    load_extended_close_only,
+)
 from core.data.files import _load_files, load_files
 from core.data.market import FIELDS, SOURCES, MarketData
 from core.data.online import load_yfinance
@@ -35,11 +50,15 @@ from core.data.synthetic import generate_synthetic
 from core.errors import DataSourceError
 
 __all__ = [
+    "CLOSE_ONLY_SYMBOLS",
+    "EXTENDED_SYMBOLS",
     "FIELDS",
     "SAMPLE_SYMBOLS",
     "SOURCES",
     "MarketData",
     "generate_synthetic",
+    "load_extended",
+    "load_extended_close_only",
     "load_files",
     "load_market_data",
     "load_sample",
@@ -63,8 +82,9 @@ def load_market_data(
 
     Parameters
     ----------
-    source : {"sample", "csv", "parquet", "synthetic", "yfinance"}, default "sample"
-        Where the bars come from.
+    source : {"sample", "csv", "parquet", "synthetic", "yfinance", "extended", \
+"extended-close-only"}, default "sample"
+        Where the bars come from (see the module notes).
     symbols : iterable of str, optional
         Symbols to keep (case-insensitive); all available by default.
         Required for ``"yfinance"``.
@@ -81,13 +101,14 @@ def load_market_data(
     -------
     MarketData
         Wide frames (dates × symbols), split-adjusted, with a content
-        fingerprint.
+        fingerprint; ``close_only=True`` for ``"extended-close-only"``.
 
     Raises
     ------
     DataSourceError
         Unknown source, missing ``path``, unknown symbol, bad file contents
-        (file, row and fix named), yfinance not installed or unreachable.
+        (file, row and fix named), yfinance not installed or unreachable, the
+        ``[data]`` extra's packages not installed (the install command named).
 
     Warns
     -----
@@ -100,6 +121,10 @@ def load_market_data(
         raise DataSourceError(f"source={source!r} is not known{hint} Use one of {SOURCES}")
     if source == "sample":
         return load_sample(symbols=symbols, start=start, end=end)
+    if source == "extended":
+        return load_extended(symbols=symbols, start=start, end=end)
+    if source == "extended-close-only":
+        return load_extended_close_only(symbols=symbols, start=start, end=end)
     if source in ("csv", "parquet"):
         if path is None:
             raise DataSourceError(

@@ -14,6 +14,10 @@ Conventions
 - Values: ``float64``. Prices are split-adjusted, in the listing currency;
   ``volume`` is in (split-adjusted) shares. A symbol without a bar on a date
   (before its listing, say) holds NaN there.
+- Close-only data (:attr:`MarketData.close_only`): a source that ships daily
+  closes only (``"extended-close-only"``) holds NaN in ``open``, ``high``,
+  ``low`` and ``volume`` everywhere: those were not observed. The signal and
+  execution engines read the flag and switch to their close-only rules.
 """
 
 from __future__ import annotations
@@ -28,13 +32,31 @@ import pandas as pd
 
 from core.errors import DataSourceError
 
-__all__ = ["FIELDS", "SOURCES", "MarketData", "select_symbols", "to_utc_timestamp"]
+__all__ = [
+    "FIELDS",
+    "NOT_IN_CLOSE_ONLY",
+    "SOURCES",
+    "MarketData",
+    "select_symbols",
+    "to_utc_timestamp",
+]
 
 #: The five price/volume fields, in the order the fingerprint hashes them.
 FIELDS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 
 #: The values :attr:`MarketData.source` may take.
-SOURCES: tuple[str, ...] = ("sample", "csv", "parquet", "synthetic", "yfinance")
+SOURCES: tuple[str, ...] = (
+    "sample",
+    "csv",
+    "parquet",
+    "synthetic",
+    "yfinance",
+    "extended",
+    "extended-close-only",
+)
+
+#: The fields a close-only market does not observe (NaN throughout).
+NOT_IN_CLOSE_ONLY: tuple[str, ...] = ("open", "high", "low", "volume")
 
 _FINGERPRINT_VERSION = b"signal-lab/market-data/v1\x00"
 
@@ -80,13 +102,20 @@ class MarketData:
     synthetic : bool, default False
         True when the prices were generated, not observed. Anything derived
         from synthetic data must say so.
+    close_only : bool, default False
+        True when only daily closes were observed: ``open``, ``high``, ``low``
+        and ``volume`` must then be all NaN (build such data with
+        :meth:`from_closes`). The signal engine disables what needs a bar's
+        range and the execution engine fills at closes; anything derived
+        must say "close-only" (see :attr:`description`).
 
     Attributes
     ----------
     fingerprint : str
         SHA-256 hex digest of the contents (dates, symbols and the five float64
         arrays). Stable across runs, processes and platforms (little-endian
-        bytes are hashed); changes when any value changes. ``source`` is not part of it.
+        bytes are hashed); changes when any value changes. ``source`` is not part of it;
+        ``close_only`` is (only when True, so the digest of OHLCV data is unchanged).
 
     Notes
     -----
@@ -104,6 +133,7 @@ class MarketData:
     volume: pd.DataFrame
     source: str
     synthetic: bool = False
+    close_only: bool = False
     fingerprint: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -155,6 +185,15 @@ class MarketData:
                 self, name, pd.DataFrame(values, index=new_index, columns=new_columns)
             )
         object.__setattr__(self, "synthetic", bool(self.synthetic))
+        object.__setattr__(self, "close_only", bool(self.close_only))
+        if self.close_only:
+            for name in NOT_IN_CLOSE_ONLY:
+                if not np.isnan(getattr(self, name).to_numpy()).all():
+                    raise DataSourceError(
+                        f"close_only=True but MarketData.{name} holds values; a close-only "
+                        "market has NaN open/high/low/volume: build it with "
+                        "MarketData.from_closes(close, source=...), or pass close_only=False"
+                    )
         object.__setattr__(self, "fingerprint", self._compute_fingerprint())
 
     # ------------------------------------------------------------------ build
@@ -198,7 +237,52 @@ class MarketData:
             synthetic=synthetic,
         )
 
+    @classmethod
+    def from_closes(cls, close: pd.DataFrame, *, source: str) -> MarketData:
+        """Build a close-only market from a wide frame of closes.
+
+        Parameters
+        ----------
+        close : pandas.DataFrame
+            Closes, shape (n_dates, n_symbols): a tz-aware UTC DatetimeIndex of
+            trading days and one column per symbol; NaN where a symbol has no
+            close.
+        source : str
+            One of :data:`SOURCES`.
+
+        Returns
+        -------
+        MarketData
+            ``close_only=True``; ``open``, ``high``, ``low`` and ``volume`` are
+            all NaN (not observed).
+        """
+        if not isinstance(close, pd.DataFrame):
+            raise DataSourceError(
+                f"close must be a pandas DataFrame (dates × symbols), got {type(close).__name__}"
+            )
+        if close.empty:
+            raise DataSourceError("no closes to load: the close frame is empty")
+        missing = pd.DataFrame(np.nan, index=close.index, columns=close.columns)
+        return cls(
+            **{name: missing for name in NOT_IN_CLOSE_ONLY},
+            close=close,
+            source=source,
+            close_only=True,
+        )
+
     # ---------------------------------------------------------------- helpers
+    @property
+    def description(self) -> str:
+        """Where the bars come from and what they lack, e.g. ``"extended-close-only (close-only)"``.
+
+        The source, then in brackets ``synthetic`` and/or ``close-only`` when they
+        apply; results built on the data should carry this label.
+        """
+        tags = [
+            t for t, on in (("synthetic", self.synthetic), ("close-only", self.close_only)) if on
+        ]
+        return f"{self.source} ({', '.join(tags)})" if tags else self.source
+
     @property
     def symbols(self) -> tuple[str, ...]:
         """Symbols in column order (sorted)."""
@@ -265,6 +349,7 @@ class MarketData:
             **{name: getattr(self, name).iloc[keep][cols].copy() for name in FIELDS},
             source=self.source,
             synthetic=self.synthetic,
+            close_only=self.close_only,
         )
 
     def to_long(self) -> pd.DataFrame:
@@ -301,6 +386,8 @@ class MarketData:
             values = np.where(np.isnan(values), np.nan, values).astype("<f8", copy=False)
             h.update(name.encode("ascii") + b"\x00")
             h.update(np.ascontiguousarray(values).tobytes())
+        if self.close_only:  # appended only when set: OHLCV digests stay as they were
+            h.update(b"close-only\x00")
         return h.hexdigest()
 
     def __eq__(self, other: object) -> bool:
@@ -316,7 +403,8 @@ class MarketData:
         span = f"{self.dates[0].date()}..{self.dates[-1].date()}" if n_dates else "empty"
         return (
             f"MarketData(source={self.source!r}, synthetic={self.synthetic}, "
-            f"symbols={n_symbols}, dates={n_dates} [{span}], "
+            + (f"close_only={self.close_only}, " if self.close_only else "")
+            + f"symbols={n_symbols}, dates={n_dates} [{span}], "
             f"fingerprint={self.fingerprint[:12]!r})"
         )
 
