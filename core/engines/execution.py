@@ -36,6 +36,27 @@ slippage_bps) / 100`` percent::
 
 ``entry_price`` and ``exit_price`` are the market prices (the open, or the
 stop/take-profit level) before costs.
+
+Close-only data
+---------------
+On a :attr:`~core.data.market.MarketData.close_only` market there is no open,
+high or low, so every fill is **at a close**, with the same bars as above:
+
+- entry at the **close** of ``e = t + 1`` (the signal is known at the close of
+  ``t``; filling at that same close would use a price not yet known when the
+  order is sent), time exit at the **close** of ``x = e + holding_days``: the
+  trade is exposed to exactly ``holding_days`` close-to-close moves;
+- stop loss / take profit are checked on the **closes** of bars ``e + 1`` ..
+  ``x`` only (a stop-on-close order): the first close at or past a level
+  exits there, *at that close* (not at the level, which may never have
+  traded); one close cannot reach both levels;
+- every exit is at a close, so the slot is free for an entry at that same
+  close: ``release_bar = exit_bar``;
+- ``"missing_price"``: a missing or non-positive entry close (or time-exit
+  close). ``"beyond_data"`` is unchanged.
+
+:attr:`ExecutionResult.close_only` records the mode. On OHLCV data nothing
+changes.
 """
 
 from __future__ import annotations
@@ -103,11 +124,15 @@ class ExecutionResult:
         Which signals became trades.
     dropped_by_reason : mapping of str to int
         Counts of dropped trades per :data:`DROP_REASONS` entry.
+    close_only : bool, default False
+        True when every fill was at a close because the data had closes only
+        (see the module notes).
     """
 
     trades: pd.DataFrame
     executed: np.ndarray
     dropped_by_reason: Mapping[str, int] = field(default_factory=dict)
+    close_only: bool = False
 
     @property
     def n_dropped(self) -> int:
@@ -164,7 +189,8 @@ class ExecutionEngine:
             ``holding_days`` (int >= 1); ``signal_id`` is carried over when
             present. Rows in time order (non-decreasing ``bar``).
         data : MarketData
-            The bars the signals were generated on.
+            The bars the signals were generated on. When ``data.close_only``,
+            fills are at closes (see the module notes).
 
         Returns
         -------
@@ -184,7 +210,9 @@ class ExecutionEngine:
             )
         dates = data.dates
         n_dates = len(dates)
-        opens = data.open.to_numpy(dtype=np.float64)
+        close_only = data.close_only
+        # The price every fill uses: the open, or on close-only data the close.
+        fills = (data.close if close_only else data.open).to_numpy(dtype=np.float64)
         n = len(signals)
 
         col = data.close.columns.get_indexer(signals["symbol"].astype(str).to_numpy(dtype=object))
@@ -222,17 +250,16 @@ class ExecutionEngine:
         ok = ~beyond
         idx_ok = np.flatnonzero(ok)
         e, x, c = entry[idx_ok], scheduled_exit[idx_ok], col[idx_ok]
-        entry_price = opens[e, c]
-        exit_open = opens[x, c]
+        entry_price = fills[e, c]
+        exit_open = fills[x, c]  # the scheduled exit's price (a close on close-only data)
         s = side[idx_ok]
 
         exit_bar = x.copy()
         exit_price = exit_open.copy()
         reason = np.zeros(idx_ok.size, dtype=np.int8)  # index into EXIT_REASONS
         if idx_ok.size and (self.stop_loss_pct is not None or self.take_profit_pct is not None):
-            self._apply_levels(
-                data, e, c, s, hold_i[idx_ok], entry_price, exit_bar, exit_price, reason
-            )
+            apply = self._apply_close_levels if close_only else self._apply_levels
+            apply(data, e, c, s, hold_i[idx_ok], entry_price, exit_bar, exit_price, reason)
 
         with np.errstate(invalid="ignore"):
             bad_price = ~(entry_price > 0) | ((reason == 0) & ~(exit_open > 0))
@@ -250,7 +277,10 @@ class ExecutionEngine:
         exit_bar, reason = exit_bar[keep], reason[keep]
         gross = s * (exit_price / entry_price - 1.0) * 100.0
         cost = np.full(sel.size, self.round_trip_cost_pct)
-        release = np.where(reason == 0, exit_bar, exit_bar + 1)
+        if close_only:  # every exit is at a close: the slot frees at that close
+            release = exit_bar.copy()
+        else:
+            release = np.where(reason == 0, exit_bar, exit_bar + 1)
 
         frame = {
             "signal_index": sel.astype(np.int64),
@@ -277,8 +307,50 @@ class ExecutionEngine:
         }
         trades = pd.DataFrame(frame)
         return ExecutionResult(
-            trades=trades, executed=executed, dropped_by_reason=MappingProxyType(dropped)
+            trades=trades,
+            executed=executed,
+            dropped_by_reason=MappingProxyType(dropped),
+            close_only=close_only,
         )
+
+    def _apply_close_levels(
+        self,
+        data: MarketData,
+        entry: np.ndarray,
+        col: np.ndarray,
+        side: np.ndarray,
+        hold: np.ndarray,
+        entry_price: np.ndarray,
+        exit_bar: np.ndarray,
+        exit_price: np.ndarray,
+        reason: np.ndarray,
+    ) -> None:
+        """Close-only levels (in place): the first close of bars ``e+1 .. x`` at or past one.
+
+        Shapes as in :meth:`_apply_levels`; the exit fills at that close.
+        """
+        width = int(hold.max())
+        k = np.arange(1, width + 1, dtype=np.int64)
+        held = k[None, :] <= hold[:, None]
+        rows = np.minimum(entry[:, None] + k[None, :], len(data.dates) - 1)
+        px = data.close.to_numpy(dtype=np.float64)[rows, col[:, None]]
+        long = (side > 0)[:, None]
+        hit_sl = np.zeros(px.shape, dtype=bool)
+        hit_tp = np.zeros(px.shape, dtype=bool)
+        with np.errstate(invalid="ignore"):
+            if self.stop_loss_pct is not None:
+                sl = (entry_price * (1.0 - side * self.stop_loss_pct / 100.0))[:, None]
+                hit_sl = np.where(long, px <= sl, px >= sl)
+            if self.take_profit_pct is not None:
+                tp = (entry_price * (1.0 + side * self.take_profit_pct / 100.0))[:, None]
+                hit_tp = np.where(long, px >= tp, px <= tp)
+        hit = (hit_sl | hit_tp) & held
+        r = np.flatnonzero(hit.any(axis=1))
+        if r.size:
+            j = hit[r].argmax(axis=1)
+            exit_price[r] = px[r, j]
+            exit_bar[r] = entry[r] + k[j]
+            reason[r] = np.where(hit_sl[r, j], 1, 2)  # one close cannot reach both levels
 
     def _apply_levels(
         self,

@@ -12,6 +12,14 @@ non-zero votes (a tie is no side). A bar is an *entry signal* when
 
 The signal is dated at the close of its bar; the trade would enter at the
 next bar's open, which is the execution engine's business.
+
+Close-only data
+---------------
+On a :attr:`~core.data.market.MarketData.close_only` market (closes, no
+open/high/low/volume) the breakout model uses a channel of prior closes and
+the classifier drops its range feature (see :mod:`core.signals.models`);
+everything else already reads closes only. :attr:`EnsembleResult.close_only`
+records the mode. On OHLCV data nothing changes.
 """
 
 from __future__ import annotations
@@ -249,6 +257,9 @@ class EnsembleResult:
     entries : ndarray of bool, shape (n_dates, n_symbols)
         Entry signals.
     holding_days : int
+    close_only : bool, default False
+        True when the signals were computed in close-only mode (the data had
+        closes only; see the module notes).
     """
 
     dates: pd.DatetimeIndex
@@ -264,6 +275,7 @@ class EnsembleResult:
     confidence: np.ndarray
     entries: np.ndarray
     holding_days: int
+    close_only: bool = False
 
     def to_frame(self) -> pd.DataFrame:
         """The entry signals as a frame (see :meth:`EnsembleSignalEngine.generate`)."""
@@ -355,8 +367,8 @@ class EnsembleSignalEngine:
         self,
         name: str,
         close: np.ndarray,
-        high: np.ndarray,
-        low: np.ndarray,
+        high: np.ndarray | None,
+        low: np.ndarray | None,
         vol: np.ndarray,
     ) -> ModelOutput:
         cfg = self.config
@@ -383,11 +395,13 @@ class EnsembleSignalEngine:
         Parameters
         ----------
         data : MarketData
-            Daily bars; only ``close``, ``high`` and ``low`` are read.
+            Daily bars; only ``close``, ``high`` and ``low`` are read (only
+            ``close`` when ``data.close_only``).
 
         Returns
         -------
         EnsembleResult
+            ``close_only`` set from ``data.close_only``.
         """
         if not isinstance(data, MarketData):
             raise ConfigError(
@@ -396,8 +410,9 @@ class EnsembleSignalEngine:
             )
         cfg = self.config
         close = data.close.to_numpy(dtype=np.float64)
-        high = data.high.to_numpy(dtype=np.float64)
-        low = data.low.to_numpy(dtype=np.float64)
+        # Close-only data: the range models get None and switch to their close rules.
+        high = None if data.close_only else data.high.to_numpy(dtype=np.float64)
+        low = None if data.close_only else data.low.to_numpy(dtype=np.float64)
         n_dates, n_symbols = close.shape
 
         vol_daily = daily_volatility(close, cfg.vol_window)
@@ -449,6 +464,7 @@ class EnsembleSignalEngine:
             confidence=confidence,
             entries=entries,
             holding_days=cfg.holding_days,
+            close_only=data.close_only,
         )
 
     def generate(self, data: MarketData) -> pd.DataFrame:

@@ -12,6 +12,15 @@ move by the symbol's daily volatility ``sigma`` (standard deviation of daily
 log returns over the ensemble's ``vol_window``); where ``sigma`` is not yet
 known (or is 0) a non-zero vote gets the neutral strength 0.5. A zero vote
 always has strength 0.
+
+Close-only mode
+---------------
+The two models that read a bar's range take ``high`` and ``low`` as
+``None`` (both) when only closes were observed (a
+:attr:`~core.data.market.MarketData.close_only` market): the breakout
+channel is then built from prior *closes*, and the classifier drops its one
+range feature, ``z_range`` (see :data:`CLASSIFIER_FEATURES_CLOSE_ONLY`).
+Momentum, crossover and RSI read closes only and do not change.
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ from core.signals.features import (
 
 __all__ = [
     "CLASSIFIER_FEATURES",
+    "CLASSIFIER_FEATURES_CLOSE_ONLY",
     "BreakoutParams",
     "ClassifierParams",
     "CrossoverParams",
@@ -337,10 +347,23 @@ def crossover_model(
     return _output(votes, strength)
 
 
+def _range_inputs(
+    model: str, high: np.ndarray | None, low: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(high, low)`` as arrays, or None in close-only mode (both None)."""
+    if high is None and low is None:
+        return None
+    if high is None or low is None:
+        raise ConfigError(
+            f"{model}: pass both high and low, or neither (None, None) for close-only data"
+        )
+    return np.asarray(high, dtype=np.float64), np.asarray(low, dtype=np.float64)
+
+
 def breakout_model(
     close: np.ndarray,
-    high: np.ndarray,
-    low: np.ndarray,
+    high: np.ndarray | None,
+    low: np.ndarray | None,
     *,
     window: int = 20,
     vol: np.ndarray | None = None,
@@ -354,8 +377,12 @@ def breakout_model(
 
     Parameters
     ----------
-    close, high, low : ndarray, shape (n_dates, n_symbols)
+    close : ndarray, shape (n_dates, n_symbols)
         Prices.
+    high, low : ndarray, shape (n_dates, n_symbols), or None
+        Bar extremes. ``None`` for both on close-only data: the channel is
+        then the prior ``window`` *closes* (``prior_high[t] = max(close[t-window
+        .. t-1])``), a close-to-close breakout.
     window : int, default 20
         Bars of the prior channel.
     vol : ndarray, shape (n_dates, n_symbols), optional
@@ -370,8 +397,10 @@ def breakout_model(
     R. Donchian, "High finance in copper", Financial Analysts Journal 16 (1960).
     """
     close = np.asarray(close, dtype=np.float64)
-    prior_high = shift(rolling_max(high, window), 1)
-    prior_low = shift(rolling_min(low, window), 1)
+    bars = _range_inputs("breakout_model", high, low)
+    high_, low_ = bars if bars is not None else (close, close)
+    prior_high = shift(rolling_max(high_, window), 1)
+    prior_low = shift(rolling_min(low_, window), 1)
     up = close > prior_high
     down = close < prior_low
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -427,14 +456,31 @@ CLASSIFIER_FEATURES: tuple[str, ...] = (
     "rsi",
 )
 
+#: The classifier's features on close-only data: :data:`CLASSIFIER_FEATURES`
+#: without ``z_range``, which needs each bar's high and low.
+CLASSIFIER_FEATURES_CLOSE_ONLY: tuple[str, ...] = tuple(
+    name for name in CLASSIFIER_FEATURES if name != "z_range"
+)
 
-def classifier_features(close: np.ndarray, high: np.ndarray, low: np.ndarray) -> np.ndarray:
+
+def classifier_features(
+    close: np.ndarray, high: np.ndarray | None, low: np.ndarray | None
+) -> np.ndarray:
     """Causal features of the classifier, pooled-comparable across symbols.
+
+    Parameters
+    ----------
+    close : ndarray, shape (n_dates, n_symbols)
+        Prices.
+    high, low : ndarray, shape (n_dates, n_symbols), or None
+        Bar extremes; ``None`` for both on close-only data, which drops the
+        range feature ``z_range``.
 
     Returns
     -------
-    ndarray, shape (n_dates, n_symbols, 8)
-        Columns :data:`CLASSIFIER_FEATURES`: 1-, 5- and 20-bar log returns
+    ndarray, shape (n_dates, n_symbols, 8), or (n_dates, n_symbols, 7) close-only
+        Columns :data:`CLASSIFIER_FEATURES` (close-only:
+        :data:`CLASSIFIER_FEATURES_CLOSE_ONLY`): 1-, 5- and 20-bar log returns
         over ``sigma * sqrt(bars)`` (``sigma`` = 20-bar daily volatility),
         ``log(SMA10 / SMA50) / (sigma * sqrt(10))``,
         ``log(sigma_20 / sigma_60)``, ``log(sigma_20 * sqrt(252))``, the
@@ -443,6 +489,7 @@ def classifier_features(close: np.ndarray, high: np.ndarray, low: np.ndarray) ->
         of history.
     """
     close = np.asarray(close, dtype=np.float64)
+    bars = _range_inputs("classifier_features", high, low)
     sigma = daily_volatility(close, 20)
     sigma60 = daily_volatility(close, 60)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -455,9 +502,10 @@ def classifier_features(close: np.ndarray, high: np.ndarray, low: np.ndarray) ->
             np.log(rolling_mean(close, 10) / rolling_mean(close, 50)) / (sig * np.sqrt(10)),
             np.log(sig / sigma60),
             np.log(sig * np.sqrt(TRADING_DAYS)),
-            rolling_mean(np.log(np.asarray(high, float) / np.asarray(low, float)), 10) / sig,
+            None if bars is None else rolling_mean(np.log(bars[0] / bars[1]), 10) / sig,
             wilder_rsi(close, 14) / 100.0 - 0.5,
         ]
+    feats = [f for f in feats if f is not None]
     out = np.stack(feats, axis=-1)
     return np.clip(out, -10.0, 10.0, out=out)
 
@@ -470,8 +518,8 @@ def _new_classifier(c: float) -> Pipeline:
 
 def classifier_model(
     close: np.ndarray,
-    high: np.ndarray,
-    low: np.ndarray,
+    high: np.ndarray | None,
+    low: np.ndarray | None,
     *,
     holding_days: int = 5,
     retrain_every: int = 252,
@@ -498,8 +546,11 @@ def classifier_model(
 
     Parameters
     ----------
-    close, high, low : ndarray, shape (n_dates, n_symbols)
+    close : ndarray, shape (n_dates, n_symbols)
         Prices.
+    high, low : ndarray, shape (n_dates, n_symbols), or None
+        Bar extremes; ``None`` for both on close-only data (the classifier
+        then uses :data:`CLASSIFIER_FEATURES_CLOSE_ONLY`).
     holding_days : int, default 5
         Label horizon in bars.
     retrain_every, min_train_bars, max_train_rows, min_train_rows, C, prob_margin
