@@ -8,13 +8,21 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from core.errors import ConfigError
+
 __all__ = ["bootstrap_ci", "fisher_z_interval", "wilson_interval", "z_value"]
 
 
 def z_value(level: float) -> float:
-    """Two-sided standard normal quantile for a confidence ``level`` (0.95 -> 1.96)."""
+    """Two-sided standard normal quantile for a confidence ``level`` (0.95 -> 1.96).
+
+    Raises
+    ------
+    ConfigError
+        ``level`` outside (0, 1).
+    """
     if not 0.0 < level < 1.0:
-        raise ValueError(f"level must lie in (0, 1), got {level!r}; use 0.95 for a 95 % interval")
+        raise ConfigError(f"level must lie in (0, 1), got {level!r}; use 0.95 for a 95 % interval")
     return float(stats.norm.ppf(0.5 + level / 2.0))
 
 
@@ -109,6 +117,11 @@ def bootstrap_ci(
     -------
     low, high : float
         (nan, nan) for an empty sample; the single value twice for n == 1.
+
+    Raises
+    ------
+    ConfigError
+        ``statistic`` is neither "mean" nor "median" (checked when n >= 2).
     """
     x = np.asarray(values, dtype=np.float64)
     if x.size == 0:
@@ -116,7 +129,7 @@ def bootstrap_ci(
     if x.size == 1:
         return (float(x[0]), float(x[0]))
     if statistic not in ("mean", "median"):
-        raise ValueError(f"statistic must be 'mean' or 'median', got {statistic!r}")
+        raise ConfigError(f"statistic must be 'mean' or 'median', got {statistic!r}")
     rng = np.random.default_rng(seed)
     alpha = (1.0 - level) / 2.0
     # Draw in chunks so a million-row sample never needs n_boot * n memory at once.
