@@ -14,12 +14,14 @@ import pytest
 from core.data import (
     FIELDS,
     SAMPLE_SYMBOLS,
+    SOURCES,
     MarketData,
     generate_synthetic,
     load_files,
     load_market_data,
     load_yfinance,
 )
+from core.data.market import NOT_IN_CLOSE_ONLY
 from core.errors import DataSourceError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -456,3 +458,59 @@ def test_yfinance_download_is_adjusted_and_cached(
     again = load_yfinance(["AAPL"], cache_dir=tmp_path)
     assert calls == ["AAPL"]  # the second load came from the cache
     assert again.fingerprint == m.fingerprint
+
+
+# ----------------------------------------------------------------------------- close-only
+def _closes(n: int = 4) -> pd.DataFrame:
+    index = pd.bdate_range("2021-01-04", periods=n, tz="UTC", name="date")
+    return pd.DataFrame({"BBB": np.arange(n) + 20.0, "AAA": np.arange(n) + 10.0}, index=index)
+
+
+def test_from_closes_builds_a_labelled_close_only_market() -> None:
+    m = MarketData.from_closes(_closes(), source="extended-close-only")
+    assert m.close_only and not m.synthetic
+    assert m.symbols == ("AAA", "BBB")
+    assert m.close["AAA"].tolist() == [10.0, 11.0, 12.0, 13.0]
+    for name in NOT_IN_CLOSE_ONLY:
+        assert getattr(m, name).isna().all().all()
+    assert m.description == "extended-close-only (close-only)"
+    assert "close_only=True" in repr(m)
+    part = m.slice(start="2021-01-05", symbols=["aaa"])
+    assert part.close_only and part.shape == (3, 1)
+    long = m.to_long()
+    assert len(long) == 8 and long["open"].isna().all() and long["close"].notna().all()
+
+
+def test_close_only_flag_is_part_of_the_fingerprint_only_when_set() -> None:
+    closes = _closes()
+    nan = pd.DataFrame(np.nan, index=closes.index, columns=closes.columns)
+    flagged = MarketData.from_closes(closes, source="csv")
+    plain = MarketData(open=nan, high=nan, low=nan, close=closes, volume=nan, source="csv")
+    assert not plain.close_only and plain.description == "csv"
+    assert flagged.fingerprint != plain.fingerprint
+    assert flagged != plain
+
+
+@pytest.mark.parametrize("field", NOT_IN_CLOSE_ONLY)
+def test_close_only_market_rejects_observed_open_high_low_volume(field: str) -> None:
+    closes = _closes()
+    frames = {
+        name: pd.DataFrame(np.nan, index=closes.index, columns=closes.columns) for name in FIELDS
+    }
+    frames["close"] = closes
+    frames[field] = closes  # values where a close-only market has none
+    with pytest.raises(DataSourceError, match=rf"close_only=True but MarketData\.{field} holds"):
+        MarketData(**frames, source="csv", close_only=True)
+
+
+def test_from_closes_rejects_non_frames_and_empty() -> None:
+    with pytest.raises(DataSourceError, match="must be a pandas DataFrame"):
+        MarketData.from_closes(np.ones((3, 2)), source="csv")  # type: ignore[arg-type]
+    with pytest.raises(DataSourceError, match="empty"):
+        MarketData.from_closes(_closes().iloc[:0], source="csv")
+
+
+def test_extended_sources_are_known() -> None:
+    assert {"extended", "extended-close-only"} <= set(SOURCES)
+    with pytest.raises(DataSourceError, match="did you mean 'extended'"):
+        load_market_data("extnded")

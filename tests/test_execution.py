@@ -185,6 +185,97 @@ def test_levels_outside_the_held_bars_are_ignored():
     assert t.exit_reason == "time"
 
 
+# ----------------------------------------------------------------------------- close-only
+
+
+def closes_market(close=CLOSE, *, symbols: tuple[str, ...] = ("AAA",)) -> MarketData:
+    dates = pd.date_range("2021-01-04", periods=len(close), freq="B", tz="UTC")
+    column = np.asarray(close, dtype=float)
+    return MarketData.from_closes(
+        pd.DataFrame({s: column for s in symbols}, index=dates), source="extended-close-only"
+    )
+
+
+def test_close_only_trade_enters_and_exits_at_closes():
+    data = closes_market()
+    result = ExecutionEngine(commission_bps=10, slippage_bps=5).execute(signals([0]), data)
+    t = result.trades.iloc[0]
+    # signal at bar 0 -> entry at the close of bar 1 (101), exit at the close of bar 4 (104)
+    assert result.close_only
+    assert (t.entry_bar, t.exit_bar, t.release_bar) == (1, 4, 4)
+    assert (t.entry_price, t.exit_price, t.exit_reason) == (101.0, 104.0, "time")
+    assert t.entry_fill_time == data.dates[1]
+    # gross 3/101 = 2.9703 %; costs 0.30 %
+    assert t.gross_return_pct == pytest.approx(300 / 101)
+    assert t.return_pct == pytest.approx(300 / 101 - 0.30)
+
+
+def test_ohlcv_result_is_not_close_only():
+    assert not ExecutionEngine().execute(signals([0]), market()).close_only
+
+
+def test_close_only_stop_fills_at_the_close_that_crosses_it():
+    close = list(CLOSE)
+    close[3] = 97.0  # entry 101 at bar 1; a 2 % stop sits at 98.98; bar 3 closes at 97
+    t = (
+        ExecutionEngine(commission_bps=0, slippage_bps=0, stop_loss_pct=2)
+        .execute(signals([0]), closes_market(close))
+        .trades.iloc[0]
+    )
+    # filled at the close (97), not at the level; the slot frees at that close
+    assert (t.exit_reason, t.exit_bar, t.release_bar, t.exit_price) == ("stop_loss", 3, 3, 97.0)
+    assert t.return_pct == pytest.approx((97 / 101 - 1) * 100)
+
+
+def test_close_only_take_profit_and_short_side():
+    # long: entry 101, 3 % target 104.03: first close at or above it is bar 5 (105)
+    t = (
+        ExecutionEngine(commission_bps=0, slippage_bps=0, take_profit_pct=3)
+        .execute(signals([0], hold=5), closes_market())
+        .trades.iloc[0]
+    )
+    assert (t.exit_reason, t.exit_bar, t.exit_price) == ("take_profit", 5, 105.0)
+    # short: entry 101, 2 % stop at 103.02: first close at or above it is bar 4 (104)
+    t = (
+        ExecutionEngine(commission_bps=0, slippage_bps=0, stop_loss_pct=2, take_profit_pct=3)
+        .execute(signals([0], side=-1, hold=5), closes_market())
+        .trades.iloc[0]
+    )
+    assert (t.exit_reason, t.exit_bar, t.exit_price) == ("stop_loss", 4, 104.0)
+    assert t.return_pct == pytest.approx(-(104 / 101 - 1) * 100)
+
+
+def test_close_only_levels_ignore_the_entry_close_and_bars_after_the_exit():
+    close = list(CLOSE)
+    close[5] = 80.0  # after the exit close of bar 4 (hold 3 from entry bar 1)
+    t = ExecutionEngine(stop_loss_pct=2).execute(signals([0]), closes_market(close)).trades.iloc[0]
+    assert (t.exit_reason, t.exit_bar) == ("time", 4)
+    close = list(CLOSE)
+    close[4] = 80.0  # the scheduled exit close itself is checked: it is a stop exit there
+    t = ExecutionEngine(stop_loss_pct=2).execute(signals([0]), closes_market(close)).trades.iloc[0]
+    assert (t.exit_reason, t.exit_bar, t.exit_price) == ("stop_loss", 4, 80.0)
+
+
+def test_close_only_missing_close_drops_the_trade():
+    close = list(CLOSE)
+    close[1] = np.nan  # no entry close for a signal at bar 0
+    result = ExecutionEngine().execute(signals([0, 1], hold=2), closes_market(close))
+    assert result.trades["signal_bar"].tolist() == [1]
+    assert result.dropped_by_reason["missing_price"] == 1
+
+
+def test_portfolio_marks_a_close_only_trade_from_its_entry_close():
+    data = closes_market()
+    trades = ExecutionEngine(commission_bps=0, slippage_bps=0).execute(signals([0]), data).trades
+    trades["position_size"] = 1.0
+    book = PortfolioEngine().build(trades, data, books={"all": np.ones(1, dtype=bool)})
+    equity = book.equity["all"].to_numpy()
+    # entry at the close of bar 1 (101): no P&L that day; then each close adds 1/101 of the
+    # entry notional, booked on current equity (the book is rebalanced daily)
+    assert equity[1] == pytest.approx(1.0)
+    assert equity[4] == pytest.approx((1 + 1 / 101) ** 3)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

@@ -29,6 +29,11 @@ from core.signals.features import (
     trailing_percentile,
     wilder_rsi,
 )
+from core.signals.models import (
+    CLASSIFIER_FEATURES,
+    CLASSIFIER_FEATURES_CLOSE_ONLY,
+    classifier_features,
+)
 
 # A small market whose classifier refits several times (and subsamples).
 SMALL_CONFIG = EnsembleConfig(
@@ -388,3 +393,73 @@ def test_config_round_trip_and_unknown_key() -> None:
     assert config.to_dict()["momentum"] == {"lookback": 30, "dead_band": 0.02}
     with pytest.raises(ConfigError, match=r"no setting 'min_agre'; did you mean 'min_agree'\?"):
         EnsembleConfig.from_dict({"min_agre": 2})
+
+
+# --------------------------------------------------------------------------- close-only mode
+def _close_only(market: MarketData) -> MarketData:
+    return MarketData.from_closes(market.close, source="extended-close-only")
+
+
+def test_close_only_breakout_uses_a_channel_of_prior_closes() -> None:
+    close = col([10, 11, 12, 11, 13, 12, 9, 10, 10, 8])
+    # Prior 3 closes at bar 4 (bars 1-3): max(11, 12, 11) = 12 < 13: +1; bar 6: min(11, 13, 12)
+    # = 11 > 9: -1; bar 9: min(9, 10, 10) = 9 > 8: -1.
+    out = breakout_model(close, None, None, window=3)
+    assert out.votes[:, 0].tolist() == [0, 0, 0, 0, 1, 0, -1, 0, 0, -1]
+    same = breakout_model(close, close, close, window=3)
+    np.testing.assert_array_equal(out.votes, same.votes)
+    np.testing.assert_array_equal(out.strength, same.strength)
+
+
+def test_close_only_classifier_drops_only_the_range_feature(small_market: MarketData) -> None:
+    close, high, low = (getattr(small_market, f).to_numpy() for f in ("close", "high", "low"))
+    full = classifier_features(close, high, low)
+    closes = classifier_features(close, None, None)
+    assert full.shape[-1] == len(CLASSIFIER_FEATURES) == 8
+    assert closes.shape == (*close.shape, len(CLASSIFIER_FEATURES_CLOSE_ONLY)) == (*close.shape, 7)
+    assert "z_range" not in CLASSIFIER_FEATURES_CLOSE_ONLY
+    keep = [CLASSIFIER_FEATURES.index(name) for name in CLASSIFIER_FEATURES_CLOSE_ONLY]
+    np.testing.assert_array_equal(closes, full[..., keep])
+
+
+@pytest.mark.parametrize("model", [breakout_model, classifier_features])
+def test_range_models_need_both_high_and_low_or_neither(model) -> None:
+    close = col([10.0, 11.0, 12.0])
+    with pytest.raises(ConfigError, match="both high and low, or neither"):
+        model(close, close, None)
+
+
+def test_ensemble_on_close_only_data_is_labelled_and_reads_closes_only(
+    small_market: MarketData,
+) -> None:
+    engine = EnsembleSignalEngine(SMALL_CONFIG)
+    ohlcv = engine.compute(small_market)
+    closes = engine.compute(_close_only(small_market))
+    assert closes.close_only and not ohlcv.close_only
+    # Models that read closes only vote the same on both; breakout follows the close channel.
+    for name in ("momentum", "crossover", "rsi"):
+        k = closes.models.index(name)
+        np.testing.assert_array_equal(closes.votes[k], ohlcv.votes[k])
+    k = closes.models.index("breakout")
+    close = small_market.close.to_numpy()
+    np.testing.assert_array_equal(
+        closes.votes[k], breakout_model(close, None, None, **SMALL_CONFIG.breakout.to_dict()).votes
+    )
+    frame = engine.generate(_close_only(small_market))
+    assert list(frame.columns[: len(SIGNAL_COLUMNS)]) == list(SIGNAL_COLUMNS)
+    assert len(frame) > 0
+    assert ((frame["confidence"] >= 0) & (frame["confidence"] <= 1)).all()
+
+
+def test_close_only_signals_have_no_lookahead(small_market: MarketData) -> None:
+    cut = 237
+    engine = EnsembleSignalEngine(SMALL_CONFIG)
+    data = _close_only(small_market)
+    factor = np.ones(data.shape)
+    factor[cut + 1 :] = np.random.default_rng(cut).uniform(0.7, 1.3, (data.shape[0] - cut - 1, 8))
+    moved = MarketData.from_closes(data.close * factor, source="extended-close-only")
+    before, after = engine.generate(data), engine.generate(moved)
+    pd.testing.assert_frame_equal(
+        before[before["bar"] <= cut].reset_index(drop=True),
+        after[after["bar"] <= cut].reset_index(drop=True),
+    )
