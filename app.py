@@ -1,8 +1,9 @@
 """Signal Lab dashboard: the router and frame.
 
 Run with ``streamlit run app.py`` (or ``make run``). This script only sets the
-page up, draws the shared sidebar (data directory, run picker, confidence key)
-and routes to the pages in ``pages/``; each page reads its widgets, calls
+page up, draws the shared sidebar (the store, fixed by the server; run picker;
+confidence key), offers to create a missing store, and routes to the pages in
+``pages/``; each page reads its widgets, calls
 ``core`` and draws.
 """
 
@@ -31,4 +32,5 @@ PAGES = [
 page = st.navigation(PAGES)
 with st.sidebar:
     ui.sidebar()
+ui.require_store()
 page.run()

@@ -1,15 +1,20 @@
 """What app.py and every page share: cached factories and reads, the sidebar, errors.
 
-Session state holds ids and parameters only (the data directory, the selected
-run id, the confidence key, form choices); frames and results come from the
-caches below, keyed by (data directory, run id, event count, parameters), so a
-run that changes (more events) is never served stale.
+Session state holds ids and parameters only (the chosen store's label, the selected
+run id, the confidence key, form choices) plus the session's private upload space;
+frames and results come from the caches below, keyed by (data directory, run id,
+event count, parameters), so a run that changes (more events) is never served stale.
+
+The data directory is fixed when the server starts (:func:`settings`); a browser user
+can only pick among the stores the server allows, never type a path.
 """
 
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -19,19 +24,34 @@ from core import dashboard as dash
 from core.backtest import BacktestConfig
 from core.errors import DriftError, RunNotFoundError, SignalLabError
 from core.learning import LearningEngine, LearningEngineConfig
-from core.store import Store, default_data_dir
+from core.store import Store
 from core.store.db import RunInfo
 from core.trades import CONFIDENCE_KEYS
 
-DATA_DIR = "data_dir"
+STORE = "store_label"
 RUN = "run_id"
 KEY = "confidence_key"
 PENDING_RUN = "pending_run_id"
 LAST_BACKTEST = "last_backtest_run_id"
+UPLOADS = "upload_space"
+UPLOAD_PREVIEW = "upload_preview"
 
 _TTL = 3600  # seconds a cached analysis lives
 
 # --------------------------------------------------------------------------- factories
+
+
+def settings() -> dash.ServerSettings:
+    """Where this server keeps its stores: from its start-up arguments, secrets and environment."""
+    secrets: dict[str, Any] = {}
+    if st.secrets.load_if_toml_exists():
+        secrets = dict(st.secrets.get("signal_lab", {}))
+    return dash.server_settings(sys.argv[1:], secrets=secrets)
+
+
+def stores() -> dict[str, Path]:
+    """The stores a user may pick (label -> folder), the default first."""
+    return dash.available_stores(settings())
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -41,8 +61,10 @@ def get_engine(data_dir: str) -> LearningEngine:
 
 
 def data_dir() -> str:
-    """The data directory chosen in the sidebar."""
-    return st.session_state.get(DATA_DIR) or str(default_data_dir())
+    """The folder of the store picked in the sidebar (one the server allows)."""
+    allowed = stores()
+    label = st.session_state.get(STORE)
+    return str(allowed.get(label, settings().data_dir))
 
 
 def engine() -> LearningEngine:
@@ -51,6 +73,36 @@ def engine() -> LearningEngine:
 
 def store() -> Store:
     return engine().store
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+def upload_space() -> dash.UploadSpace:
+    """This session's private upload folder (removed when the session ends)."""
+    space = st.session_state.get(UPLOADS)
+    if space is None or space.closed:
+        space = st.session_state[UPLOADS] = dash.UploadSpace()
+    return space
+
+
+def upload_preview(uploaded: Any, *, skip_bad_rows: bool) -> dash.ImportPreview:
+    """The dry run of an uploaded signal log, kept while the same file and option stay chosen.
+
+    A new file or option discards the previous preview's saved file.
+    """
+    key = (uploaded.file_id, bool(skip_bad_rows), data_dir())
+    held = st.session_state.get(UPLOAD_PREVIEW)
+    if held is not None and held[0] == key:
+        return held[1]
+    space = upload_space()
+    if held is not None:
+        space.discard(held[1].path)
+    preview = dash.preview_upload(
+        store(), uploaded.name, uploaded.getvalue(), space=space, skip_bad_rows=skip_bad_rows
+    )
+    st.session_state[UPLOAD_PREVIEW] = (key, preview)
+    return preview
 
 
 # --------------------------------------------------------------------------- errors
@@ -66,7 +118,7 @@ def shown_errors(prefix: str = "") -> Iterator[None]:
     try:
         yield
     except SignalLabError as exc:
-        st.error(f"{prefix}{dash.describe_errors(exc)}", icon=":material/error:")
+        st.error(f"{prefix}{dash.md_text(dash.describe_errors(exc))}", icon=":material/error:")
 
 
 # --------------------------------------------------------------------------- runs
@@ -94,16 +146,37 @@ def require_run() -> RunInfo:
 
 def empty_store() -> None:
     """What a page shows when there is nothing to analyse: what to do, and a button."""
+    missing = not dash.store_exists(data_dir())
     st.info(
         "There is no finished run to analyse yet. Run the sample backtest (the ensemble on "
         "real daily prices of five US stocks, 2000–2013, shipped with Signal Lab), set one up "
-        "on the **Backtest** page, or import your own signal log on the **Events** page.",
+        "on the **Backtest** page, or import your own signal log on the **Events** page."
+        + (
+            " This folder holds no Signal Lab store yet: it is created when you run a "
+            "backtest, import a log, or press **Create an empty store**."
+            if missing
+            else ""
+        ),
         icon=":material/lightbulb:",
     )
-    if st.button("Run the sample backtest", type="primary", key="empty_run_sample"):
+    left, right = st.columns(2)
+    if left.button("Run the sample backtest", type="primary", key="empty_run_sample"):
         run_id = run_backtest_now(None)
         if run_id is not None:
             st.rerun()
+    if missing and right.button("Create an empty store", key="create_store"):
+        engine()  # opening the store creates it
+        st.rerun()
+
+
+def require_store() -> None:
+    """Stop the page with :func:`empty_store` when the folder holds no store yet.
+
+    Nothing creates a store without a click: a missing folder or file is offered, not made.
+    """
+    if not dash.store_exists(data_dir()):
+        empty_store()
+        st.stop()
 
 
 def run_backtest_now(config: Any) -> str | None:
@@ -138,7 +211,10 @@ def run_backtest_now(config: Any) -> str | None:
             if failed
             else " Nothing was recorded."
         )
-        st.error(f"The backtest failed: {dash.describe_errors(exc)}{kept}", icon=":material/error:")
+        st.error(
+            f"The backtest failed: {dash.md_text(dash.describe_errors(exc))}{kept}",
+            icon=":material/error:",
+        )
         return None
     bar.progress(1.0, text="Done")
     status.update(label="Backtest finished", state="complete", expanded=False)
@@ -148,19 +224,29 @@ def run_backtest_now(config: Any) -> str | None:
 
 
 def sidebar() -> None:
-    """The shared sidebar: data directory, run picker, confidence key."""
-    st.session_state.setdefault(DATA_DIR, str(default_data_dir()))
+    """The shared sidebar: the store (read-only, or picked among allowed ones), run, key."""
     st.session_state.setdefault(KEY, "confidence")
-    st.text_input(
-        "Data directory",
-        key=DATA_DIR,
-        help="Folder of the SQLite store (signal_lab.db). Defaults to $SIGNAL_LAB_DATA_DIR "
-        "or artifacts/learning_engine.",
-    )
+    allowed = stores()
+    if st.session_state.get(STORE) not in allowed:
+        st.session_state[STORE] = next(iter(allowed))
+    if len(allowed) > 1:
+        st.selectbox(
+            "Store",
+            list(allowed),
+            key=STORE,
+            help="Stores this server allows (set by whoever started it).",
+        )
+    folder = Path(data_dir())
+    st.caption("Data directory (fixed by the server)")
+    st.code(str(folder), language=None, wrap_lines=True)
+    if not dash.store_exists(folder):
+        st.session_state[RUN] = None
+        st.caption("No store in this folder yet.")
+        return
     try:
         runs = [r for r in store().list_runs() if r.status == "completed"]
     except SignalLabError as exc:
-        st.error(dash.describe_errors(exc), icon=":material/error:")
+        st.error(dash.md_text(dash.describe_errors(exc)), icon=":material/error:")
         st.stop()
     labels = {r.id: dash.run_label(r) for r in runs}
     pending = st.session_state.pop(PENDING_RUN, None)

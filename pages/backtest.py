@@ -117,7 +117,7 @@ if submitted:
         if source == "upload":
             if uploaded is None:
                 raise ValidationError("choose a CSV or Parquet file of daily bars to upload first")
-            path = dash.save_upload(ui.data_dir(), uploaded.name, uploaded.getvalue())
+            path = ui.upload_space().save(uploaded.name, uploaded.getvalue())
             fields["source"] = "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"
             fields["path"] = str(path)
         config = BacktestConfig(**fields)
@@ -132,7 +132,7 @@ if last:
         run = None
     if run is not None:
         st.divider()
-        st.subheader(f"Result: {dash.run_label(run)}")
+        st.subheader(f"Result: {dash.md_text(dash.run_label(run))}")
         with ui.shown_errors():
             overview = ui.cached_overview(ui.data_dir(), run.id, run.n_events)
             ui.headline(overview.metrics)

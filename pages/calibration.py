@@ -7,7 +7,7 @@ from pages import _shared as ui
 
 st.title("Calibration")
 run = ui.require_run()
-st.caption(dash.run_label(run))
+st.caption(dash.md_text(dash.run_label(run)))
 key = ui.key_for(run)
 label = dash.KEY_LABELS[key]
 
@@ -168,7 +168,7 @@ if params:
                     note=note or None,
                 )
                 st.success(
-                    f"Registered **{version.name}** version {version.version} "
+                    f"Registered **{dash.md_text(version.name)}** version {version.version} "
                     f"(stage: {version.stage}). Evaluate and promote it on the Models page.",
                     icon=":material/check:",
                 )

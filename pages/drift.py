@@ -9,7 +9,7 @@ from pages import _shared as ui
 
 st.title("Drift")
 run = ui.require_run()
-st.caption(dash.run_label(run))
+st.caption(dash.md_text(dash.run_label(run)))
 key = ui.key_for(run)
 engine = ui.engine()
 

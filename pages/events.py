@@ -98,11 +98,9 @@ with upload:
     )
     if uploaded is not None:
         with ui.shown_errors():
-            preview = dash.preview_upload(
-                store, uploaded.name, uploaded.getvalue(), skip_bad_rows=skip_bad
-            )
+            preview = ui.upload_preview(uploaded, skip_bad_rows=skip_bad)
             if preview.error:
-                st.error(preview.error, icon=":material/error:")
+                st.error(dash.md_text(preview.error), icon=":material/error:")
             if len(preview.row_errors):
                 st.markdown(
                     f"**{len(preview.row_errors):,} bad row(s)** (row numbers as a spreadsheet shows them):"
@@ -121,9 +119,13 @@ with upload:
                 st.markdown(
                     f"**Preview:** {result.n_rows:,} row(s) read, **{result.n_imported:,}** to import"
                     + (f", {result.n_skipped:,} skipped" if result.n_skipped else "")
-                    + (f"; features kept: {', '.join(result.features)}" if result.features else "")
                     + (
-                        f"; ignored columns: {', '.join(result.ignored_columns)}"
+                        f"; features kept: {dash.md_text(', '.join(result.features))}"
+                        if result.features
+                        else ""
+                    )
+                    + (
+                        f"; ignored columns: {dash.md_text(', '.join(result.ignored_columns))}"
                         if result.ignored_columns
                         else ""
                     )
@@ -136,8 +138,13 @@ with upload:
                 ):
                     with ui.shown_errors("Import failed, nothing was written: "):
                         done = dash.import_upload(
-                            store, preview.path, skip_bad_rows=skip_bad, name=name or None
+                            store,
+                            preview.path,
+                            space=ui.upload_space(),
+                            skip_bad_rows=skip_bad,
+                            name=name or None,
                         )
+                        st.session_state.pop(ui.UPLOAD_PREVIEW, None)
                         st.session_state[ui.PENDING_RUN] = done.run_id
                         st.session_state["ev_uploads"] = uploads + 1
                         st.session_state["ev_imported"] = (

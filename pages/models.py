@@ -53,7 +53,7 @@ with registry:
             detail = dash.version_detail(engine, name, version)
             v = detail.version
             st.markdown(
-                f"**{v.name} v{v.version}** · stage **{v.stage}** · {v.model_type}"
+                f"**{dash.md_text(v.name)} v{v.version}** · stage **{v.stage}** · {dash.md_text(v.model_type)}"
                 + (f" ({v.method})" if v.method else "")
                 + f" · reads {dash.KEY_LABELS.get(v.key, v.key).lower()}"
                 + (f" · note: {v.note}" if v.note else "")
@@ -88,7 +88,9 @@ with registry:
                 value=dash.DEFAULT_GATE_TEXT,
                 key="models_gates",
             )
-            st.caption(f"On the selected run: {dash.run_label(run) if run else 'no run selected'}.")
+            st.caption(
+                f"On the selected run: {dash.md_text(dash.run_label(run)) if run else 'no run selected'}."
+            )
             evaluate = st.form_submit_button(
                 "Evaluate", disabled=run is None, key="models_eval_submit"
             )
@@ -119,7 +121,7 @@ with registry:
                 dash.change_stage(
                     engine, name, version, to_stage=to_stage, reason=reason, force=force
                 )
-                st.toast(f"{name} v{version} → {to_stage}", icon=":material/check:")
+                st.toast(f"{dash.md_text(name)} v{version} → {to_stage}", icon=":material/check:")
                 st.rerun()
 
 with jobs:
@@ -129,7 +131,7 @@ with jobs:
         method = c2.selectbox("Calibrator", dash.CALIBRATION_METHODS, key="job_method")
         n_windows = int(c3.number_input("Walk-forward windows", 2, 50, 5, key="job_windows"))
         st.caption(
-            f"Trains on the selected run: {dash.run_label(run) if run else 'no run selected'}."
+            f"Trains on the selected run: {dash.md_text(dash.run_label(run)) if run else 'no run selected'}."
         )
         submit = st.form_submit_button(
             "Submit training job", type="primary", disabled=run is None, key="job_submit"

@@ -22,7 +22,7 @@ if run is None:
         icon=":material/warning:",
     )
 else:
-    st.subheader(dash.run_label(run))
+    st.subheader(dash.md_text(dash.run_label(run)))
     with ui.shown_errors():
         overview = ui.cached_overview(ui.data_dir(), run.id, run.n_events)
         period = (
@@ -75,7 +75,7 @@ with left:
         )
         st.markdown(f"{icon} **{health.status.capitalize()}**")
         for reason in health.reasons:
-            st.write(f"- {reason}")
+            st.markdown(f"- {dash.md_text(reason)}")
         st.caption(
             f"{stats.persisted:,} events in {stats.runs} run(s) · "
             f"{stats.db_size_bytes / 1e6:,.1f} MB · `{stats.db_path}`"

@@ -7,7 +7,7 @@ from pages import _shared as ui
 
 st.title("Reports")
 run = ui.require_run()
-st.caption(dash.run_label(run))
+st.caption(dash.md_text(dash.run_label(run)))
 st.markdown(
     "Each report is built from the run's events when you click: the confidence statistics, the "
     "calibration and its calibrators, the threshold sweep with its in-sample choice and "

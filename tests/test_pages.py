@@ -19,6 +19,7 @@ from core.backtest import BacktestConfig, run_backtest
 from core.dashboard import synthetic_signal_log
 from core.importer import import_signal_log
 from core.learning import LearningEngine, LearningEngineConfig
+from core.store import DB_FILENAME, Store
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -267,8 +268,43 @@ def test_apply_threshold_reruns_the_backtest_with_it(monkeypatch, recorded):
     assert "threshold 0.55" in _texts(at)
 
 
+def _created(folder: Path) -> Path:
+    """An empty store in ``folder`` (created the way a user's click creates it)."""
+    Store(folder).close()
+    return folder
+
+
+def test_a_missing_store_is_offered_not_created(monkeypatch, tmp_path):
+    folder = tmp_path / "typo"
+    at = _open(_app(monkeypatch, folder), "events")
+    assert not at.exception
+    assert not (folder / DB_FILENAME).exists()
+    assert "holds no signal lab store yet" in _texts(at).lower()
+    assert not at.sidebar.text_input, "no browser user may type a path on the server"
+    at.button(key="create_store").click().run()
+    assert (folder / DB_FILENAME).exists()
+    assert [t.label for t in at.tabs][:2] == ["Browse events", "Import a signal log"]
+
+
+def test_the_store_is_picked_among_the_allowed_roots_only(monkeypatch, tmp_path, recorded):
+    root = tmp_path / "team"
+    _created(root / "alpha")
+    (root / "not-a-store").mkdir()
+    outside = _created(tmp_path / "outside")
+    (root / "escape").symlink_to(outside, target_is_directory=True)
+    monkeypatch.setenv("SIGNAL_LAB_ALLOWED_ROOTS", str(root))
+    at = _app(monkeypatch, recorded["dir"])
+    picker = at.sidebar.selectbox(key="store_label")
+    assert picker.options[0].startswith("default")
+    assert picker.options[1:] == ["team/alpha"]  # no empty folder, no link leading out
+    at.sidebar.selectbox(key="store_label").set_value("team/alpha").run()
+    assert not at.exception
+    assert str(root / "alpha") in "".join(c.value for c in at.sidebar.code)
+    assert "no finished run" in _texts(at).lower()
+
+
 def test_backtest_page_runs_a_synthetic_backtest_and_links_on(monkeypatch, tmp_path):
-    at = _open(_app(monkeypatch, tmp_path / "data"), "backtest")
+    at = _open(_app(monkeypatch, _created(tmp_path / "data")), "backtest")
     at.radio(key="bt_source").set_value("synthetic").run()
     at.number_input(key="bt_n_symbols").set_value(3)
     at.number_input(key="bt_n_days").set_value(400)
@@ -283,7 +319,7 @@ def test_backtest_page_runs_a_synthetic_backtest_and_links_on(monkeypatch, tmp_p
 
 
 def test_backtest_page_says_what_is_wrong_in_plain_words(monkeypatch, tmp_path):
-    at = _open(_app(monkeypatch, tmp_path / "data"), "backtest")
+    at = _open(_app(monkeypatch, _created(tmp_path / "data")), "backtest")
     at.radio(key="bt_source").set_value("upload").run()
     at.button(key="bt_submit").click().run()
     assert not at.exception

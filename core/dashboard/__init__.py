@@ -37,7 +37,7 @@ each trade's exit (the P&L, in percent of one position, of a book staking one
 unit per trade), as :func:`core.reports.tables.summed_equity` defines it.
 """
 
-from core.dashboard._common import Mode, describe_errors
+from core.dashboard._common import Mode, describe_errors, md_text
 from core.dashboard.calibration import (
     BIN_TABLE_FORMATS,
     CALIBRATION_METHODS,
@@ -67,7 +67,6 @@ from core.dashboard.events import (
     events_page,
     import_upload,
     preview_upload,
-    save_upload,
     synthetic_signal_log,
 )
 from core.dashboard.labels import (
@@ -103,6 +102,13 @@ from core.dashboard.runs import (
     run_overview,
     run_table,
 )
+from core.dashboard.server import (
+    ServerSettings,
+    UploadSpace,
+    available_stores,
+    server_settings,
+    store_exists,
+)
 from core.dashboard.slider import (
     BookArrays,
     FilteredBook,
@@ -133,10 +139,13 @@ __all__ = [
     "ImportPreview",
     "Mode",
     "RunOverview",
+    "ServerSettings",
     "ThresholdView",
+    "UploadSpace",
     "VersionDetail",
     "acknowledge_alert",
     "alerts_table",
+    "available_stores",
     "baseline_record",
     "bin_table_display",
     "book_arrays",
@@ -158,6 +167,7 @@ __all__ = [
     "filtered_book",
     "import_upload",
     "jobs_table",
+    "md_text",
     "metric_value",
     "metrics_table",
     "models_table",
@@ -171,8 +181,9 @@ __all__ = [
     "run_label",
     "run_overview",
     "run_table",
-    "save_upload",
+    "server_settings",
     "set_baseline",
+    "store_exists",
     "submit_job",
     "sweep_figure",
     "synthetic_signal_log",

@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 
 from core import figures
 from core.analytics.drift import DriftBaseline, DriftThresholds, rolling_drift
+from core.dashboard._common import md_text
 from core.dashboard.labels import KEY_LABELS
 from core.errors import DriftError, InsufficientDataError, ValidationError
 from core.learning import LearningEngine
@@ -70,8 +71,8 @@ def describe_baseline(record: Any) -> str:
     if record.window_start is not None and record.window_end is not None:
         when = f", {record.window_start:%Y-%m-%d} → {record.window_end:%Y-%m-%d}"
     return (
-        f"Baseline of model **{record.model_name}** (#{record.id}): {record.n:,} trades of run "
-        f"`{record.run_id}`{when}, on {KEY_LABELS.get(record.key, record.key).lower()}; set "
+        f"Baseline of model **{md_text(record.model_name)}** (#{record.id}): {record.n:,} trades "
+        f"of run {md_text(record.run_id)}{when}, on {KEY_LABELS.get(record.key, record.key).lower()}; set "
         f"{record.created:%Y-%m-%d %H:%M} UTC."
     )
 

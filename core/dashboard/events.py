@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from core.dashboard._common import describe_errors
+from core.dashboard.server import UploadSpace
 from core.errors import ImportFileError, ValidationError
 from core.importer import ImportResult, import_signal_log
 from core.store import Store
@@ -23,7 +23,6 @@ __all__ = [
     "events_page",
     "import_upload",
     "preview_upload",
-    "save_upload",
     "synthetic_signal_log",
 ]
 
@@ -104,19 +103,6 @@ class ImportPreview:
         return self.result is not None and self.result.n_imported > 0
 
 
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def save_upload(data_dir: str | Path, name: str, content: bytes) -> Path:
-    """Write an uploaded file under ``data_dir/uploads/`` (a safe file name) and return it."""
-    folder = Path(data_dir) / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    safe = _SAFE_NAME.sub("_", Path(name).name).strip("._") or "upload.csv"
-    path = folder / safe
-    path.write_bytes(content)
-    return path
-
-
 def _row_error_frame(errors: Sequence[Any]) -> pd.DataFrame:
     return pd.DataFrame(
         {"row": [e.row for e in errors], "reason": [e.reason for e in errors]},
@@ -125,10 +111,15 @@ def _row_error_frame(errors: Sequence[Any]) -> pd.DataFrame:
 
 
 def preview_upload(
-    store: Store, name: str, content: bytes, *, skip_bad_rows: bool = False
+    store: Store, name: str, content: bytes, *, space: UploadSpace, skip_bad_rows: bool = False
 ) -> ImportPreview:
-    """Dry-run an uploaded signal log: the normalised rows and every bad row; nothing written."""
-    path = save_upload(store.data_dir, name, content)
+    """Dry-run an uploaded signal log: the normalised rows and every bad row; nothing written.
+
+    The file is saved in the session's own ``space`` under a unique name; the caller
+    discards it (:meth:`UploadSpace.discard`) when the preview is superseded, and
+    :func:`import_upload` deletes it after the import.
+    """
+    path = space.save(name, content)
     try:
         result = import_signal_log(path, store=store, skip_bad_rows=skip_bad_rows, dry_run=True)
     except ImportFileError as exc:
@@ -137,10 +128,18 @@ def preview_upload(
 
 
 def import_upload(
-    store: Store, path: str | Path, *, skip_bad_rows: bool = False, name: str | None = None
+    store: Store,
+    path: str | Path,
+    *,
+    space: UploadSpace,
+    skip_bad_rows: bool = False,
+    name: str | None = None,
 ) -> ImportResult:
-    """Import a previewed upload as a new run (one transaction)."""
-    return import_signal_log(path, store=store, skip_bad_rows=skip_bad_rows, name=name)
+    """Import a previewed upload as a new run (one transaction); the file is deleted after."""
+    try:
+        return import_signal_log(path, store=store, skip_bad_rows=skip_bad_rows, name=name)
+    finally:
+        space.discard(path)
 
 
 def synthetic_signal_log(n: int, *, seed: int = 0, start: str = "2015-01-02") -> pd.DataFrame:
