@@ -206,7 +206,7 @@ def test_report_default_location(capsys, imported):
     data_dir, run_id = imported
     code, out, _ = run(capsys, "report", run_id, "--data-dir", str(data_dir), "--format", "csv")
     assert code == 0
-    expected = data_dir.resolve().parent / "reports" / f"{run_id}-tables.zip"
+    expected = data_dir.resolve() / "reports" / f"{run_id}-tables.zip"
     assert out.strip() == f"wrote the csv report of run {run_id} to {expected}"
     assert expected.is_file()
 

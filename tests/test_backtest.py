@@ -263,9 +263,13 @@ def test_a_failing_signal_engine_marks_the_run_failed(data_dir):
 
 def test_a_failure_after_recording_keeps_the_events(tmp_path):
     data_dir = tmp_path / "data"
-    (tmp_path / "reports").write_text("a file where the reports folder should be")
-    with pytest.raises(StoreError, match="report"):
-        run_backtest(small(data_dir))
+
+    def fail_at_the_last_stage(stage: str, fraction: float) -> None:
+        if stage == "report":  # after the learning stage recorded every event
+            raise StoreError("the report stage failed")
+
+    with pytest.raises(StoreError, match="report stage"):
+        run_backtest(small(data_dir), progress=fail_at_the_last_stage)
     with Store(data_dir) as store:
         (run,) = store.list_runs()
         assert run.status == "failed"

@@ -2,8 +2,8 @@
 
 With no arguments it backtests the five-model ensemble on the real sample
 market (AAPL, FB, GOOG, IBM, MSFT, 2000-2013), records every signal and
-outcome in the store under ``--data-dir``, writes the JSON report to the
-sibling ``reports`` folder and prints baseline vs filtered metrics.
+outcome in the store under ``--data-dir``, writes the JSON report to its
+``reports`` folder and prints baseline vs filtered metrics.
 """
 
 from __future__ import annotations
