@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib.metadata as metadata
 import os
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -304,3 +306,24 @@ def test_close_only_backtest_end_to_end(closes, tmp_path: Path) -> None:
     assert run.source == "extended-close-only"
     assert "close-only" in (run.name or "")
     assert run.n_outcomes == result.n_trades
+
+
+def test_loading_never_imports_the_data_packages() -> None:
+    """The files are read from disk: pmdarima, arch, skfolio (and statsmodels) stay unimported."""
+    for distribution in ("pmdarima", "arch", "skfolio"):
+        need(distribution)
+    code = (
+        "import sys\n"
+        "from core.data import load_market_data\n"
+        "load_market_data('extended'); load_market_data('extended-close-only')\n"
+        "heavy = {'pmdarima', 'arch', 'skfolio', 'statsmodels', 'cvxpy'}\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "[]"
