@@ -15,16 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from core.analytics.calibration import brier_score, expected_calibration_error
-from core.errors import (
-    ConfigError,
-    DriftError,
-    InsufficientDataError,
-    TradesFrameError,
-    ValidationError,
-)
 from core.analytics import drift as drift_stats_module
-from core.analytics.drift.detectors import ADWIN, CUSUM, PageHinkley
+from core.analytics.calibration import brier_score, expected_calibration_error
 from core.analytics.drift import (
     DistributionSummary,
     DriftBaseline,
@@ -41,6 +33,14 @@ from core.analytics.drift import (
     rolling_drift,
     summarize_distribution,
     win_rate_change,
+)
+from core.analytics.drift.detectors import ADWIN, CUSUM, PageHinkley
+from core.errors import (
+    ConfigError,
+    DriftError,
+    InsufficientDataError,
+    TradesFrameError,
+    ValidationError,
 )
 
 PERFORMANCE = ("psi", "ks", "win_rate", "brier", "ece", "mean_return", "sharpe")
@@ -239,9 +239,10 @@ def test_ks_from_a_summary_approximates_the_exact_test(shift):
     base, cur = rng.beta(2, 5, 10_000), np.clip(rng.beta(2, 5, 2000) + shift, 0, 1)
     exact = stats.ks_2samp(base, cur, method="asymp")
     approx = ks_test(summarize_distribution(base), cur)
-    assert approx.approximate
+    assert approx.approximate and approx.method == "conservative-bound"
     assert abs(approx.statistic - exact.statistic) <= 1e-3
-    assert approx.p_value == pytest.approx(exact.pvalue, rel=0.2, abs=1e-3)
+    assert approx.p_value >= exact.pvalue  # a conservative bound, never smaller
+    assert approx.p_value == pytest.approx(exact.pvalue, rel=0.5, abs=2e-3)
 
 
 # --------------------------------------------------------------------------- win rate
@@ -366,7 +367,7 @@ def test_win_rate_drop_gives_a_win_rate_alert_and_a_detection():
     fired = [f for f in report.findings if f.metric.endswith("_win") and f.severity != "ok"]
     assert fired
     for f in fired:
-        assert 30 <= f.detected_at < 600
+        assert 30 <= f.detected_at < 1000  # calibrated: 1 % false alarms per 2,000 trades
         assert f.detected_time == pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(
             hours=f.detected_at
         )
@@ -537,8 +538,8 @@ def test_rolling_drift_by_time(run_with_a_break):
 
 def test_rolling_drift_errors(run_with_a_break):
     base = baseline_from_trades(fixed_rate(300, 0.55, seed=23))
-    with pytest.raises(InsufficientDataError, match="no window"):
-        rolling_drift(run_with_a_break.head(100), base, window=500)
+    with pytest.raises(InsufficientDataError, match="at least 30 are needed"):
+        rolling_drift(run_with_a_break.head(20), base, window=500)
     with pytest.raises(ConfigError, match="step must be a positive number of trades"):
         rolling_drift(run_with_a_break, base, window=500, step="10D")
     with pytest.raises(ConfigError, match="must both be trade counts or pandas offsets"):
@@ -559,8 +560,13 @@ def test_windows_like_the_baseline_rarely_alert():
                              "confidence": c, "return_pct": ret, "win": win})  # fmt: skip
 
     # A fresh baseline each time: p-values are calibrated over baseline draws too.
+    # The statistical tests only (the detectors' rates: tests/test_drift_calibration.py).
     alerted = sum(
-        bool(check_against_baseline(baseline_from_trades(draw(3000)), draw(500)).alerts)
+        bool(
+            check_against_baseline(
+                baseline_from_trades(draw(3000), calibrate=False), draw(500), detectors={}
+            ).alerts
+        )
         for _ in range(60)
     )
     assert alerted <= 9  # ~5 % expected (3 of 60); 9 would be far beyond chance

@@ -11,6 +11,8 @@ from typing import Any
 
 import pandas as pd
 
+from core.metrics import sharpe_ratio
+
 
 def _f(value: Any) -> float | None:
     """JSON-safe float: NaN and None become None, infinities stay floats."""
@@ -39,4 +41,5 @@ def _iso(value: pd.Timestamp | None) -> str | None:
 
 
 def _sharpe(mean: float, std: float) -> float:
-    return mean / std if std > 0 else math.nan
+    """Per-trade Sharpe: :func:`core.metrics.sharpe_ratio`, the one shared kernel."""
+    return float(sharpe_ratio(mean, std))

@@ -2,7 +2,9 @@
 
 Besides the confidence distribution and the performance figures, a baseline
 keeps its calibration map (trades and wins per score bin), against which
-:func:`_calibration_map_test` tests a later window.
+:func:`_calibration_shortfall_test` tests a later window; a seeded sample of
+its raw scores for an exact KS test; and the detector thresholds calibrated on
+its own outcome stream (:mod:`core.analytics.drift.calibration`).
 """
 
 from __future__ import annotations
@@ -22,8 +24,14 @@ from core.analytics.calibration import (
     brier_score,
     expected_calibration_error,
 )
-from core.errors import DriftError
 from core.analytics.drift._common import _f, _iso, _nan, _sharpe, _time
+from core.analytics.drift.calibration import (
+    DEFAULT_CRITICAL_LEVEL,
+    DEFAULT_MONITOR_WINDOW,
+    DEFAULT_WARNING_LEVEL,
+    DetectorCalibration,
+    calibrate_detectors,
+)
 from core.analytics.drift.distribution import DistributionSummary, summarize_distribution
 from core.analytics.drift.windows import (
     DEFAULT_MIN_TRADES,
@@ -31,6 +39,7 @@ from core.analytics.drift.windows import (
     _Window,
     _window,
 )
+from core.errors import ConfigError, DriftError
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,17 @@ class DriftBaseline:
         map, against which a later window's calibration is tested.
     start, end : Timestamp or None
         First and last ``entry_time`` of the baseline window.
+    ks_sample : tuple of float
+        The baseline's raw ``key`` values (all of them up to ``ks_sample_size``,
+        else a seeded random subsample of that size), sorted: the KS test of a
+        check is then :func:`scipy.stats.ks_2samp`, exact, not a reconstruction
+        from quantiles. Empty in baselines stored before it existed.
+    calibration : tuple of DetectorCalibration
+        Page-Hinkley and CUSUM thresholds calibrated on the baseline's own
+        outcome streams (win and return) to a false-alarm rate per monitoring
+        window (:func:`~core.analytics.drift.calibration.calibrate_detectors`).
+        Empty when not calibrated (older baselines): a check then calibrates on
+        an i.i.d. stream simulated from the stored win rate or mean and std.
     """
 
     key: str
@@ -81,6 +101,12 @@ class DriftBaseline:
     bin_wins: tuple[int, ...] = ()
     start: pd.Timestamp | None = None
     end: pd.Timestamp | None = None
+    ks_sample: tuple[float, ...] = ()
+    calibration: tuple[DetectorCalibration, ...] = ()
+
+    def calibration_for(self, outcome: str) -> dict[str, DetectorCalibration]:
+        """Stored calibrations of the detectors watching ``outcome``, by detector name."""
+        return {c.detector: c for c in self.calibration if c.outcome == outcome}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN as None, times as ISO 8601)."""
@@ -100,6 +126,8 @@ class DriftBaseline:
             "bin_wins": [int(x) for x in self.bin_wins],
             "start": _iso(self.start),
             "end": _iso(self.end),
+            "ks_sample": [float(x) for x in self.ks_sample],
+            "calibration": [c.to_dict() for c in self.calibration],
         }
 
     @classmethod
@@ -128,6 +156,10 @@ class DriftBaseline:
                 bin_wins=tuple(int(x) for x in data.get("bin_wins", ())),
                 start=_time(data.get("start")),
                 end=_time(data.get("end")),
+                ks_sample=tuple(float(x) for x in data.get("ks_sample", ())),
+                calibration=tuple(
+                    DetectorCalibration.from_dict(c) for c in data.get("calibration", ())
+                ),
             )
         except (KeyError, TypeError) as exc:
             raise DriftError(
@@ -145,14 +177,35 @@ def _bin_counts(conf: np.ndarray, win: np.ndarray, n_bins: int) -> tuple[np.ndar
     return count, wins
 
 
-def _calibration_map_test(baseline: DriftBaseline, w: _Window) -> tuple[float, float]:
-    """Chi-square test that the current window's P(win | score bin) equals the baseline's.
+def _chi_bar_square_sf(t: float, k: int) -> float:
+    """P(T ≥ t) for ``T = Σ_{i≤k} max(0, Z_i)²`` with independent standard normal ``Z_i``.
 
-    Per bin with trades in both windows, the current wins O are compared with
-    n·p, p the baseline's smoothed win rate (wins + 1) / (count + 2); the
-    variance adds the baseline estimate's own noise, n·p(1-p)·(1 + n/N).
-    Degrees of freedom: the bins compared. Returns (nan, nan) when the baseline
-    has no per-bin record (older baselines).
+    ``T`` is a chi-bar-square variable: a binomial(k, 1/2) mixture of χ²_j
+    (χ²_0 a point mass at 0), Robertson, Wright & Dykstra (1988), §2.3.
+    """
+    if t <= 0:
+        return 1.0
+    j = np.arange(1, k + 1)
+    weights = stats.binom.pmf(j, k, 0.5)
+    return float(np.clip(np.sum(weights * stats.chi2.sf(t, j)), 0.0, 1.0))
+
+
+def _calibration_shortfall_test(baseline: DriftBaseline, w: _Window) -> tuple[float, float]:
+    """One-sided test that the current window wins *less* per score bin than the baseline.
+
+    Per bin with trades in both windows, the current wins ``O`` are compared with
+    ``n·p``, ``p`` the baseline's smoothed win rate (wins + 1) / (count + 2); the
+    variance adds the baseline estimate's own noise, ``n·p(1−p)·(1 + n/N)``. Only
+    shortfalls count: ``T = Σ max(0, (n·p − O)/sd)²``, whose null distribution is
+    chi-bar-square (:func:`_chi_bar_square_sf`). Bins that win *more* than the
+    baseline map says (the scores now underpredict: outcomes improved) never
+    raise ``T``. Returns (T, p), or (nan, nan) when the baseline has no per-bin
+    record (older baselines).
+
+    References
+    ----------
+    T. Robertson, F. T. Wright and R. L. Dykstra, *Order Restricted Statistical
+    Inference*, Wiley (1988), ch. 2.
     """
     if len(baseline.bin_count) != baseline.ece_bins:
         return (math.nan, math.nan)
@@ -163,14 +216,46 @@ def _calibration_map_test(baseline: DriftBaseline, w: _Window) -> tuple[float, f
     if not use.any():
         return (math.nan, math.nan)
     n, big_n, p = count_c[use].astype(np.float64), count_b[use], p_b[use]
-    variance = n * p * (1.0 - p) * (1.0 + n / big_n)
-    chi2 = float(np.sum((wins_c[use] - n * p) ** 2 / variance))
-    return chi2, float(stats.chi2.sf(chi2, df=int(use.sum())))
+    sd = np.sqrt(n * p * (1.0 - p) * (1.0 + n / big_n))
+    shortfall = np.maximum((n * p - wins_c[use]) / sd, 0.0)
+    t = float(np.sum(shortfall**2))
+    return t, _chi_bar_square_sf(t, int(use.sum()))
+
+
+def _ks_sample(conf: np.ndarray, size: int, seed: int) -> tuple[float, ...]:
+    if conf.size <= size:
+        return tuple(np.sort(conf).tolist())
+    rng = np.random.default_rng(seed)
+    return tuple(np.sort(rng.choice(conf, size=size, replace=False)).tolist())
 
 
 def _baseline_from_window(
-    w: _Window, *, key: str, bins: int | Sequence[float], n_quantiles: int, ece_bins: int
+    w: _Window,
+    *,
+    key: str,
+    bins: int | Sequence[float],
+    n_quantiles: int,
+    ece_bins: int,
+    calibrate: bool | tuple[str, ...] = True,
+    monitor_window: int = DEFAULT_MONITOR_WINDOW,
+    warning_level: float = DEFAULT_WARNING_LEVEL,
+    critical_level: float = DEFAULT_CRITICAL_LEVEL,
+    calibration_paths: int = 2000,
+    ks_sample_size: int = 5000,
+    seed: int = 0,
 ) -> DriftBaseline:
+    if isinstance(ks_sample_size, bool) or not isinstance(ks_sample_size, (int, np.integer)):
+        raise ConfigError(f"ks_sample_size must be an integer >= 0, got {ks_sample_size!r}")
+    if ks_sample_size < 0:
+        raise ConfigError(f"ks_sample_size must be an integer >= 0, got {ks_sample_size!r}")
+    calibration: list[DetectorCalibration] = []
+    outcomes = ("win", "return_pct") if calibrate is True else calibrate or ()
+    for outcome in outcomes:
+        found = calibrate_detectors(
+            w.win, w.ret, outcome=outcome, window=monitor_window, warning_level=warning_level,
+            critical_level=critical_level, n_paths=calibration_paths, seed=seed,
+        )  # fmt: skip
+        calibration.extend(found.values())
     mean = float(w.ret.mean())
     std = float(w.ret.std(ddof=1))
     count, wins = _bin_counts(w.conf, w.win, ece_bins)
@@ -190,6 +275,8 @@ def _baseline_from_window(
         ece_bins=ece_bins,
         start=_time(w.times[0]) if w.times is not None else None,
         end=_time(w.times[-1]) if w.times is not None else None,
+        ks_sample=_ks_sample(w.conf, int(ks_sample_size), seed),
+        calibration=tuple(calibration),
     )
 
 
@@ -201,6 +288,13 @@ def baseline_from_trades(
     n_quantiles: int = 1001,
     ece_bins: int = 10,
     min_trades: int = DEFAULT_MIN_TRADES,
+    calibrate: bool = True,
+    monitor_window: int = DEFAULT_MONITOR_WINDOW,
+    warning_level: float = DEFAULT_WARNING_LEVEL,
+    critical_level: float = DEFAULT_CRITICAL_LEVEL,
+    calibration_paths: int = 2000,
+    ks_sample_size: int = 5000,
+    seed: int = 0,
 ) -> DriftBaseline:
     """Summarise a baseline window of trades for later drift checks.
 
@@ -218,6 +312,19 @@ def baseline_from_trades(
         Uniform bins of the ECE.
     min_trades : int, default 30
         Fewest usable trades accepted.
+    calibrate : bool, default True
+        Calibrate the Page-Hinkley and CUSUM thresholds on the baseline's own win
+        and return streams (block bootstrap; about half a second per outcome).
+    monitor_window : int, default 2000
+        Trades per monitoring window the false-alarm levels refer to.
+    warning_level, critical_level : float, default 0.01, 0.001
+        Probability of any false detector alarm within one monitoring window.
+    calibration_paths : int, default 2000
+        Bootstrap paths per simulation.
+    ks_sample_size : int, default 5000
+        Raw scores kept for the exact KS test (a seeded subsample beyond it).
+    seed : int, default 0
+        Seeds the bootstrap and the KS subsample.
 
     Returns
     -------
@@ -230,4 +337,9 @@ def baseline_from_trades(
     """
     min_trades = _check_min_trades(min_trades)
     w = _window(trades, key=key, min_trades=min_trades, label="baseline")
-    return _baseline_from_window(w, key=key, bins=bins, n_quantiles=n_quantiles, ece_bins=ece_bins)
+    return _baseline_from_window(
+        w, key=key, bins=bins, n_quantiles=n_quantiles, ece_bins=ece_bins, calibrate=calibrate,
+        monitor_window=monitor_window, warning_level=warning_level,
+        critical_level=critical_level, calibration_paths=calibration_paths,
+        ks_sample_size=ks_sample_size, seed=seed,
+    )  # fmt: skip

@@ -16,8 +16,8 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats
 
-from core.errors import ConfigError, InsufficientDataError, ValidationError
 from core.analytics.drift._common import _f, _nan
+from core.errors import ConfigError, InsufficientDataError, ValidationError
 
 
 def _values(name: str, values: Any, *, min_size: int = 1) -> np.ndarray:
@@ -324,6 +324,10 @@ class KSResult:
     n_baseline, n_current : int
     approximate : bool
         True when computed from a :class:`DistributionSummary` (see :func:`ks_test`).
+    method : str
+        ``"exact"`` (:func:`scipy.stats.ks_2samp` on raw values) or
+        ``"conservative-bound"`` (from stored quantiles; the p-value is an upper
+        bound of the asymptotic one, see :func:`ks_test`).
     """
 
     statistic: float
@@ -331,6 +335,7 @@ class KSResult:
     n_baseline: int
     n_current: int
     approximate: bool
+    method: str = "exact"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -345,9 +350,14 @@ def ks_test(baseline: Any, current: Any) -> KSResult:
     With a :class:`DistributionSummary` the baseline ECDF is rebuilt from its
     stored quantiles (:meth:`DistributionSummary.cdf`, error < ``1/(q − 1)``, i.e.
     0.001 with 1001 quantiles), ``D`` is the supremum over the current values
-    and the stored quantiles (both one-sided limits), so ``|D − D_exact| < 1/(q−1)``,
-    and the p-value is the asymptotic one scipy uses,
-    ``kstwo.sf(D, round(n·m/(n+m)))``, with ``n`` the summary's size.
+    and the stored quantiles (both one-sided limits), so ``|D − D_exact| < 1/(q−1)``.
+    The p-value is a *conservative bound*: the asymptotic p-value scipy uses,
+    ``kstwo.sf(D', round(n·m/(n+m)))`` with ``n`` the summary's size, evaluated at
+    ``D' = max(D − 1/(q−1), 0) < D_exact``; since ``kstwo.sf`` decreases in its
+    argument, it is at least the asymptotic p-value of the exact statistic, so
+    a false alarm is never more likely than with the exact ``D``.
+    (:class:`~core.analytics.drift.DriftBaseline` now stores raw scores, so
+    checks use the exact test; the bound serves older baselines.)
 
     Parameters
     ----------
@@ -367,7 +377,9 @@ def ks_test(baseline: Any, current: Any) -> KSResult:
     if not isinstance(baseline, DistributionSummary):
         base = _values("baseline", baseline)
         res = stats.ks_2samp(base, cur)
-        return KSResult(float(res.statistic), float(res.pvalue), base.size, cur.size, False)
+        return KSResult(
+            float(res.statistic), float(res.pvalue), base.size, cur.size, False, "exact"
+        )
     c = np.sort(cur)
     m = c.size
     z = np.unique(np.r_[c, np.asarray(baseline.quantiles, dtype=np.float64)])
@@ -376,5 +388,6 @@ def ks_test(baseline: Any, current: Any) -> KSResult:
     d = float(min(1.0, max(d_right.max(), d_left.max())))
     n = baseline.n
     en = round(n * m / (n + m))
-    p = float(np.clip(stats.kstwo.sf(d, max(en, 1)), 0.0, 1.0))
-    return KSResult(d, p, n, m, True)
+    err = 1.0 / (len(baseline.quantiles) - 1)
+    p = float(np.clip(stats.kstwo.sf(max(d - err, 0.0), max(en, 1)), 0.0, 1.0))
+    return KSResult(d, p, n, m, True, "conservative-bound")

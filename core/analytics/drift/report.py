@@ -8,9 +8,9 @@ from typing import Any
 
 import pandas as pd
 
-from core.errors import ValidationError
 from core.analytics.drift._common import _f, _iso, _time
 from core.analytics.drift.thresholds import _RANK, DriftThresholds, Severity
+from core.errors import ValidationError
 
 
 @dataclass(frozen=True)
