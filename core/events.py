@@ -18,9 +18,8 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
@@ -28,7 +27,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.columns import COLUMNS, ENVELOPE, EVENT_COLUMNS, Column, Kind, carried_by
 from core.errors import PayloadError
+from core.jsonsafe import json_safe
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -57,28 +58,6 @@ class EventType(StrEnum):
     TRAINING_JOB_UPDATED = "TRAINING_JOB_UPDATED"
 
 
-#: Columns of the ``events`` table in row order (``id`` is SQLite's rowid).
-EVENT_COLUMNS: tuple[str, ...] = (
-    "event_id",
-    "run_id",
-    "type",
-    "ts",
-    "recorded_at",
-    "symbol",
-    "signal_id",
-    "side",
-    "confidence",
-    "calibrated_probability",
-    "num_agreeing_models",
-    "market_volatility",
-    "signal_strength",
-    "holding_days",
-    "applied_threshold",
-    "calibrated",
-    "return_pct",
-    "win",
-    "payload",
-)
 _COLUMN_INDEX = {name: i for i, name in enumerate(EVENT_COLUMNS)}
 
 
@@ -108,175 +87,28 @@ def to_utc(value: Any, *, field_name: str = "ts") -> pd.Timestamp:
 # --------------------------------------------------------------------------- schemas
 
 
-def _finite(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise PayloadError(f"{name}: expected a number, got {type(value).__name__} {value!r}")
-    x = float(value)
-    if not math.isfinite(x):
-        raise PayloadError(
-            f"{name}: expected a finite number, got {value!r}; leave the field out when unknown"
-        )
-    return x
-
-
-def _prob(name: str, value: Any) -> float:
-    x = _finite(name, value)
-    if not 0.0 <= x <= 1.0:
-        raise PayloadError(
-            f"{name}: expected a probability in [0, 1], got {value!r}; rescale the score"
-        )
-    return x
-
-
-def _nonneg(name: str, value: Any) -> float:
-    x = _finite(name, value)
-    if x < 0:
-        raise PayloadError(f"{name}: expected a number >= 0, got {value!r}")
-    return x
-
-
-def _positive(name: str, value: Any) -> float:
-    x = _finite(name, value)
-    if x <= 0:
-        raise PayloadError(f"{name}: expected a number > 0, got {value!r}")
-    return x
-
-
-def _count(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        if isinstance(value, (float, np.floating)) and float(value).is_integer():
-            value = int(value)
-        else:
-            raise PayloadError(
-                f"{name}: expected a whole number, got {type(value).__name__} {value!r}"
-            )
-    if value < 0:
-        raise PayloadError(f"{name}: expected a whole number >= 0, got {value!r}")
-    return int(value)
-
-
-def _side(name: str, value: Any) -> int:
-    if isinstance(value, str):
-        lookup = {"long": 1, "buy": 1, "short": -1, "sell": -1}
-        if value.lower() in lookup:
-            return lookup[value.lower()]
-    if not isinstance(value, bool) and isinstance(value, (int, np.integer, float, np.floating)):
-        if value in (1, -1):
-            return int(value)
-    raise PayloadError(f"{name}: expected 1 (long) or -1 (short), got {value!r}")
-
-
-def _boolean(name: str, value: Any) -> bool:
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)) and value in (0, 1):
-        return bool(value)
-    raise PayloadError(f"{name}: expected true or false, got {type(value).__name__} {value!r}")
-
-
-def _text(name: str, value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise PayloadError(f"{name}: expected a non-empty string, got {value!r}")
-    return value
-
-
-def _version(name: str, value: Any) -> int:
-    v = _count(name, value)
-    if v < 1:
-        raise PayloadError(f"{name}: versions start at 1, got {value!r}")
-    return v
-
-
-def _metrics(name: str, value: Any) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise PayloadError(f"{name}: expected a mapping of metric name to number, got {value!r}")
-    out: dict[str, Any] = {}
-    for key, v in value.items():
-        if v is None or isinstance(v, (str, bool)):
-            out[str(key)] = v
-        elif isinstance(v, (int, float, np.integer, np.floating)):
-            x = float(v)
-            # JSON has no inf/nan: infinite metrics (a profit factor without losses)
-            # travel as strings so they are never silently turned into null.
-            out[str(key)] = (
-                x if math.isfinite(x) else ("inf" if x > 0 else "-inf" if x < 0 else None)
-            )
-        else:
-            raise PayloadError(f"{name}.{key}: expected a number, got {type(v).__name__} {v!r}")
-    return out
-
-
 @dataclass(frozen=True)
 class FieldSpec:
-    """One payload field: its check, whether it is required, and its column."""
+    """One payload field of one event type: its :class:`~core.columns.Column`, and
+    whether that type requires it (both generated from :data:`core.columns.COLUMNS`)."""
 
-    check: Callable[[str, Any], Any]
+    column: Column
     required: bool = False
-    column: str | None = None
+
+    def check(self, name: str, value: Any) -> Any:
+        """Validate ``value`` (see :meth:`Column.check`)."""
+        return self.column.check(value, name=name)
 
 
-_SIGNAL = {
-    "signal_id": FieldSpec(_text, True, "signal_id"),
-    "symbol": FieldSpec(_text, True, "symbol"),
-    "side": FieldSpec(_side, True, "side"),
-    "confidence": FieldSpec(_prob, True, "confidence"),
-    "calibrated_probability": FieldSpec(_prob, False, "calibrated_probability"),
-    "num_agreeing_models": FieldSpec(_count, False, "num_agreeing_models"),
-    "market_volatility": FieldSpec(_nonneg, False, "market_volatility"),
-    "signal_strength": FieldSpec(_finite, False, "signal_strength"),
-    "holding_days": FieldSpec(_positive, False, "holding_days"),
-    "applied_threshold": FieldSpec(_prob, False, "applied_threshold"),
-    "calibrated": FieldSpec(_boolean, False, "calibrated"),
-}
-_OUTCOME = {
-    "signal_id": FieldSpec(_text, True, "signal_id"),
-    "symbol": FieldSpec(_text, False, "symbol"),
-    "return_pct": FieldSpec(_finite, True, "return_pct"),
-    "win": FieldSpec(_boolean, True, "win"),
-    "confidence_used": FieldSpec(_prob, False, "confidence"),
-    "applied_threshold": FieldSpec(_prob, False, "applied_threshold"),
-    "calibrated": FieldSpec(_boolean, False, "calibrated"),
-    "outcome": FieldSpec(_text, False, None),
-}
-_MODEL = {
-    "model_name": FieldSpec(_text, True),
-    "version": FieldSpec(_version, True),
-}
-
-#: Payload schema of every event type: field -> :class:`FieldSpec`.
-#: Fields not named here are kept as JSON (numbers, strings, lists, mappings).
+#: Payload schema of every event type: field -> :class:`FieldSpec`, generated from
+#: :data:`core.columns.COLUMNS`. Fields not named here are kept as JSON (numbers,
+#: strings, lists, mappings).
 PAYLOAD_SCHEMAS: Mapping[EventType, Mapping[str, FieldSpec]] = MappingProxyType(
     {
-        EventType.SIGNAL_GENERATED: _SIGNAL,
-        EventType.SIGNAL_ACCURACY: _OUTCOME,
-        EventType.METRIC_RECORDED: {
-            "baseline": FieldSpec(_metrics, True),
-            "filtered": FieldSpec(_metrics, True),
-            "improvement": FieldSpec(_metrics, True),
-            "applied_threshold": FieldSpec(_prob, False, "applied_threshold"),
-            "confidence_key": FieldSpec(_text, False),
-            "use_calibration": FieldSpec(_boolean, False, "calibrated"),
-        },
-        EventType.MODEL_REGISTERED: {**_MODEL, "model_type": FieldSpec(_text, True)},
-        EventType.MODEL_EVALUATED: {**_MODEL, "passed": FieldSpec(_boolean, True)},
-        EventType.MODEL_STAGE_CHANGED: {
-            **_MODEL,
-            "from_stage": FieldSpec(_text, True),
-            "to_stage": FieldSpec(_text, True),
-            "reason": FieldSpec(_text, False),
-            "forced": FieldSpec(_boolean, False),
-        },
-        EventType.DRIFT_BASELINE_SET: {"model_name": FieldSpec(_text, True)},
-        EventType.DRIFT_ALERT: {
-            "model_name": FieldSpec(_text, True),
-            "metric": FieldSpec(_text, True),
-            "severity": FieldSpec(_text, True),
-        },
-        EventType.TRAINING_JOB_UPDATED: {
-            "job_id": FieldSpec(_text, True),
-            "model_name": FieldSpec(_text, True),
-            "state": FieldSpec(_text, True),
-        },
+        t: MappingProxyType(
+            {name: FieldSpec(c, c.carried[t.value]) for name, c in carried_by(t.value).items()}
+        )
+        for t in EventType
     }
 )
 
@@ -287,29 +119,32 @@ def _outcome_label(return_pct: float) -> str:
     return "win" if return_pct > 0 else "loss" if return_pct < 0 else "flat"
 
 
-def _json_value(name: str, value: Any) -> Any:
-    """Normalise an extra payload value to plain JSON types (no NaN/inf)."""
-    if value is None or isinstance(value, (str, bool)):
-        return value
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        x = float(value)
-        if not math.isfinite(x):
-            raise PayloadError(
-                f"{name}: expected a finite number, got {value!r}; leave the field out when unknown"
-            )
-        return x
+def _unstorable(name: str, value: Any) -> str | None:
+    """Why an extra payload value cannot be stored (None when it can)."""
+    if value is None or isinstance(value, str | bool | np.bool_ | int | np.integer):
+        return None
+    if isinstance(value, float | np.floating):
+        if math.isfinite(value):
+            return None
+        return f"{name}: expected a finite number, got {value!r}; leave the field out when unknown"
     if isinstance(value, Mapping):
-        return {str(k): _json_value(f"{name}.{k}", v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_value(f"{name}[{i}]", v) for i, v in enumerate(value)]
-    raise PayloadError(
-        f"{name}: cannot store a {type(value).__name__} in an event; "
-        "use numbers, strings, booleans, lists or mappings"
-    )
+        items = ((f"{name}.{k}", v) for k, v in value.items())
+    elif isinstance(value, list | tuple):
+        items = ((f"{name}[{i}]", v) for i, v in enumerate(value))
+    else:
+        return (
+            f"{name}: cannot store a {type(value).__name__} in an event; "
+            "use numbers, strings, booleans, lists or mappings"
+        )
+    return next((why for k, v in items if (why := _unstorable(k, v)) is not None), None)
+
+
+def _json_value(name: str, value: Any) -> Any:
+    """An extra payload value as plain JSON types; non-finite numbers are refused."""
+    why = _unstorable(name, value)
+    if why is not None:
+        raise PayloadError(why)
+    return json_safe(value)
 
 
 def _validate_payload(event_type: EventType, payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -328,7 +163,7 @@ def _validate_payload(event_type: EventType, payload: Mapping[str, Any]) -> dict
         if spec is None:
             clean[key] = _json_value(key, value)
         elif value is not None:
-            clean[key] = spec.check(key, value)
+            clean[key] = spec.column.check(value)
     if event_type is EventType.SIGNAL_GENERATED:
         clean.setdefault("calibrated", False)
     elif event_type is EventType.SIGNAL_ACCURACY:
@@ -423,8 +258,10 @@ class LearningEvent:
         extras: dict[str, Any] = {}
         for key, value in payload.items():
             spec = schema.get(key)
-            if spec is not None and spec.column is not None:
-                row[_COLUMN_INDEX[spec.column]] = int(value) if isinstance(value, bool) else value
+            if spec is not None and spec.column.sql is not None:
+                row[_COLUMN_INDEX[spec.column.sql]] = (
+                    int(value) if isinstance(value, bool) else value
+                )
             elif not (event_type is EventType.SIGNAL_ACCURACY and key == "outcome"):
                 extras[key] = value
         row[-1] = json.dumps(extras, separators=(",", ":")) if extras else "{}"
@@ -441,16 +278,8 @@ class LearningEvent:
         event_type = EventType(row["type"])
         payload: dict[str, Any] = dict(json.loads(row["payload"] or "{}"))
         for key, spec in PAYLOAD_SCHEMAS[event_type].items():
-            if spec.column is None:
-                continue
-            value = row[spec.column]
-            if value is None:
-                continue
-            if spec.check in (_boolean,):
-                value = bool(value)
-            elif spec.check in (_count, _side, _version):
-                value = int(value)
-            payload[key] = value
+            if spec.column.sql is not None and row[spec.column.sql] is not None:
+                payload[key] = spec.column.from_sql(row[spec.column.sql])
         return cls(
             type=event_type,
             run_id=row["run_id"],
@@ -486,69 +315,107 @@ class LearningEvent:
 
 # --------------------------------------------------------------------------- columnar rows
 
+_HOT = EVENT_COLUMNS[len(ENVELOPE) : -1]
+#: Per event type: for each hot column (in row order), the field that fills it, or None.
+_ROW_FIELDS: dict[str, tuple[Column | None, ...]] = {
+    t.value: tuple(
+        next((c for c in carried_by(t.value).values() if c.sql == sql), None) for sql in _HOT
+    )
+    for t in (EventType.SIGNAL_GENERATED, EventType.SIGNAL_ACCURACY)
+}
 
-def _column(frame: pd.DataFrame, name: str, *, required: bool) -> np.ndarray | None:
+
+def _raw(frame: pd.DataFrame, name: str, *, required: bool) -> pd.Series | None:
     if name not in frame.columns:
         if required:
             raise PayloadError(
-                f"{name}: column missing; columns present: {', '.join(frame.columns)}"
+                f"{name}: column missing; columns present: {', '.join(map(str, frame.columns))}"
             )
         return None
-    return frame[name].to_numpy()
+    return frame[name]
 
 
-def _check_rows(bad: np.ndarray, frame: pd.DataFrame, name: str, values: np.ndarray, rule: str):
+def _raise_rows(
+    frame: pd.DataFrame, name: str, rule: str, bad: np.ndarray, values: np.ndarray, fix: str = ""
+) -> None:
+    """Raise :class:`PayloadError` naming the first row of ``bad`` (when there is one)."""
     idx = np.flatnonzero(bad)
     if idx.size:
         i = idx[0]
         value = values[i].item() if isinstance(values[i], np.generic) else values[i]
         raise PayloadError(
             f"{name}: {rule}; row {frame.index[i]!r} has {value!r} ({idx.size} such row(s))"
+            + (f"; {fix}" if fix else "")
         )
 
 
-def _float_column(
-    frame: pd.DataFrame,
-    name: str,
-    *,
-    required: bool,
-    low: float | None = None,
-    high: float | None = None,
-    rule: str = "",
-) -> list[Any] | None:
-    raw = _column(frame, name, required=required)
-    if raw is None:
-        return None
+def _floats(frame: pd.DataFrame, name: str, series: pd.Series) -> np.ndarray:
     try:
-        values = np.asarray(raw, dtype=np.float64)
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError):
         raise PayloadError(f"{name}: expected numbers; fix the non-numeric values") from None
-    missing = np.isnan(values)
-    if required:
-        _check_rows(missing, frame, name, values, "a value is required")
-    _check_rows(np.isinf(values), frame, name, values, "expected a finite number")
-    ok = values[~missing]
-    if low is not None or high is not None:
-        bad = np.zeros(values.shape, dtype=bool)
-        if low is not None:
-            bad |= values < low
-        if high is not None:
-            bad |= values > high
-        _check_rows(bad & ~missing, frame, name, values, rule)
-    del ok
+
+
+def _nullable(values: np.ndarray, missing: np.ndarray, *, whole: bool = False) -> list[Any]:
+    """``values`` as a list of Python numbers with None where ``missing``."""
+    if whole:
+        values = np.where(missing, 0, values).astype(np.int64)
+    if not missing.any():
+        return values.tolist()
     out = values.astype(object)
     out[missing] = None
     return out.tolist()
 
 
+def _column_values(frame: pd.DataFrame, column: Column, *, required: bool) -> list[Any]:
+    """One validated column of ``frame`` as the SQL column stores it (None when unknown)."""
+    name = column.name
+    series = _raw(frame, name, required=required)
+    n = len(frame)
+    if series is None:
+        return [0] * n if column.kind is Kind.BOOL else [None] * n
+    if column.kind is Kind.TEXT:
+        missing = (series.isna() | (series == "")).to_numpy(dtype=bool)
+        if required and missing.any():
+            values = series.to_numpy(dtype=object)
+            _raise_rows(frame, name, "a value is required", missing, values, column.fix)
+        texts = series.tolist()
+        if series.dtype == object:
+            already = pd.api.types.infer_dtype(texts, skipna=True) == "string"
+        else:
+            already = pd.api.types.is_string_dtype(series.dtype)
+        if not already:
+            texts = [str(v) for v in texts]
+        for i in np.flatnonzero(missing):
+            texts[i] = None
+        return texts
+    if column.kind is Kind.BOOL:
+        return _booleans(frame, name, series).astype(np.int64).tolist()
+    values = _floats(frame, name, series)
+    if column.kind is Kind.SIDE:
+        _raise_rows(frame, name, "expected 1 or -1", ~np.isin(values, (1.0, -1.0)), values,
+                    column.fix)  # fmt: skip
+        return values.astype(np.int64).tolist()
+    for _code, rule, bad in column.violations(values, required=required):
+        _raise_rows(frame, name, rule, bad, values, column.fix)
+    return _nullable(values, np.isnan(values), whole=column.kind is Kind.COUNT)
+
+
+def _booleans(frame: pd.DataFrame, name: str, series: pd.Series) -> np.ndarray:
+    """A true/false column (bool, or numbers 0/1) as a bool array."""
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return series.to_numpy(dtype=bool)
+    values = _floats(frame, name, series)
+    _raise_rows(frame, name, "expected true or false", ~np.isin(values, (0.0, 1.0)), values)
+    return values.astype(bool)
+
+
 def _ns_column(frame: pd.DataFrame, name: str) -> list[int]:
-    if name not in frame.columns:
-        raise PayloadError(f"{name}: column missing; columns present: {', '.join(frame.columns)}")
-    raw = frame[name]
+    raw = _raw(frame, name, required=True)
     stamps = pd.to_datetime(raw, utc=True, errors="coerce")
     missing = stamps.isna().to_numpy()
     if missing.any():  # only then build the object array the message needs
-        _check_rows(missing, frame, name, raw.to_numpy(dtype=object), "expected a time")
+        _raise_rows(frame, name, "expected a time", missing, raw.to_numpy(dtype=object))
     return stamps.astype("datetime64[ns, UTC]").array.asi8.tolist()
 
 
@@ -556,6 +423,47 @@ def _ids(prefix: str, n: int) -> list[str]:
     """``n`` event ids that share a time prefix and count up (index-friendly)."""
     base = f"{time.time_ns():016x}{os.urandom(3).hex()}{prefix}"
     return [f"{base}{i:08x}" for i in range(n)]
+
+
+def _event_rows(
+    event_type: EventType,
+    run_id: str,
+    frame: pd.DataFrame,
+    *,
+    recorded_at: pd.Timestamp | None,
+    extra_columns: tuple[str, ...] = (),
+    derived: Mapping[str, list[Any]] | None = None,
+) -> Iterator[tuple]:
+    """Rows of ``event_type`` from a frame: every carried column validated whole."""
+    n = len(frame)
+    ts = _ns_column(frame, "ts")
+    derived = derived or {}
+    hot = [
+        [None] * n if c is None
+        else derived[c.name] if c.name in derived
+        else _column_values(frame, c, required=c.carried[event_type.value])
+        for c in _ROW_FIELDS[event_type.value]
+    ]  # fmt: skip
+    if extra_columns:
+        extras = {c: _extra_values(frame, c) for c in extra_columns}
+        payloads = [
+            json.dumps({c: extras[c][i] for c in extra_columns}, separators=(",", ":"))
+            for i in range(n)
+        ]
+    else:
+        payloads = ["{}"] * n
+    rec = _ns(recorded_at if recorded_at is not None else pd.Timestamp.now(tz="UTC"))
+    prefix = "s" if event_type is EventType.SIGNAL_GENERATED else "o"
+    return zip(_ids(prefix, n), [run_id] * n, [event_type.value] * n, ts, [rec] * n, *hot,
+               payloads, strict=True)  # fmt: skip
+
+
+def _extra_values(frame: pd.DataFrame, name: str) -> list[Any]:
+    """A feature column: finite numbers, None where unknown."""
+    values = _floats(frame, name, _raw(frame, name, required=True))
+    _raise_rows(frame, name, "expected a finite number", np.isinf(values), values,
+                "leave the cell empty when unknown")  # fmt: skip
+    return _nullable(values, np.isnan(values))
 
 
 def signal_rows(
@@ -572,14 +480,15 @@ def signal_rows(
     run_id : str
         Run the signals belong to.
     frame : DataFrame, shape (n_signals, ...)
-        Columns ``signal_id``, ``ts``, ``symbol``, ``side`` (+1/-1), ``confidence``
-        (in [0, 1]) and, optionally, ``calibrated_probability``,
+        Columns ``ts`` and the fields :data:`core.columns.COLUMNS` declares for
+        ``SIGNAL_GENERATED``: ``signal_id``, ``symbol``, ``side`` (+1/-1),
+        ``confidence`` (in [0, 1]) and, optionally, ``calibrated_probability``,
         ``num_agreeing_models``, ``market_volatility``, ``signal_strength``,
         ``holding_days``, ``applied_threshold``, ``calibrated``.
     recorded_at : Timestamp, optional
         Recording time for every row (now by default).
     extra_columns : tuple of str
-        Numeric columns to keep in the JSON payload as features.
+        Numeric columns to keep in the JSON payload as features (NaN: unknown).
 
     Returns
     -------
@@ -589,61 +498,10 @@ def signal_rows(
     Raises
     ------
     PayloadError
-        The first bad value of the first bad column, with its row label.
+        The first bad value of the first bad column, with its row label and the fix.
     """
-    n = len(frame)
-    ts = _ns_column(frame, "ts")
-    ids = [str(v) for v in _column(frame, "signal_id", required=True)]
-    symbols = [str(v) for v in _column(frame, "symbol", required=True)]
-    side_raw = np.asarray(_column(frame, "side", required=True), dtype=np.float64)
-    _check_rows(~np.isin(side_raw, (1.0, -1.0)), frame, "side", side_raw, "expected 1 or -1")
-    side = side_raw.astype(np.int64).tolist()
-    conf = _float_column(frame, "confidence", required=True, low=0, high=1, rule="expected [0, 1]")
-    nan_col = [None] * n
-    cal = (
-        _float_column(
-            frame, "calibrated_probability", required=False, low=0, high=1, rule="expected [0, 1]"
-        )
-        or nan_col
-    )
-    agree = (
-        _float_column(frame, "num_agreeing_models", required=False, low=0, rule="expected >= 0")
-        or nan_col
-    )
-    agree = [None if v is None else int(v) for v in agree]
-    vol = (
-        _float_column(frame, "market_volatility", required=False, low=0, rule="expected >= 0")
-        or nan_col
-    )
-    strength = _float_column(frame, "signal_strength", required=False) or nan_col
-    hold = (
-        _float_column(frame, "holding_days", required=False, low=1e-12, rule="expected > 0")
-        or nan_col
-    )
-    thr = (
-        _float_column(
-            frame, "applied_threshold", required=False, low=0, high=1, rule="expected [0, 1]"
-        )
-        or nan_col
-    )
-    calibrated_raw = _column(frame, "calibrated", required=False)
-    calibrated = (
-        [0] * n if calibrated_raw is None else np.asarray(calibrated_raw, bool).astype(int).tolist()
-    )
-    if extra_columns:
-        extras = {c: _float_column(frame, c, required=True) for c in extra_columns}
-        payloads = [
-            json.dumps({c: extras[c][i] for c in extra_columns}, separators=(",", ":"))
-            for i in range(n)
-        ]
-    else:
-        payloads = ["{}"] * n
-    rec = [_ns(recorded_at if recorded_at is not None else pd.Timestamp.now(tz="UTC"))] * n
-    none = [None] * n
-    return zip(
-        _ids("s", n), [run_id] * n, ["SIGNAL_GENERATED"] * n, ts, rec, symbols, ids, side, conf,
-        cal, agree, vol, strength, hold, thr, calibrated, none, none, payloads, strict=True,
-    )  # fmt: skip
+    return _event_rows(EventType.SIGNAL_GENERATED, run_id, frame, recorded_at=recorded_at,
+                       extra_columns=extra_columns)  # fmt: skip
 
 
 def outcome_rows(
@@ -670,51 +528,19 @@ def outcome_rows(
     -------
     iterator of tuple
         Rows in :data:`EVENT_COLUMNS` order.
+
+    Raises
+    ------
+    PayloadError
+        The first bad value of the first bad column, with its row label and the fix.
     """
-    n = len(frame)
-    ts = _ns_column(frame, "ts")
-    ids = [str(v) for v in _column(frame, "signal_id", required=True)]
-    sym_raw = _column(frame, "symbol", required=False)
-    symbols = [None] * n if sym_raw is None else [str(v) for v in sym_raw]
-    ret = _float_column(frame, "return_pct", required=True)
-    ret_arr = np.asarray(ret, dtype=np.float64)
-    win_raw = _column(frame, "win", required=False)
-    derived = ret_arr > 0
-    if win_raw is not None:
-        win_arr = np.asarray(win_raw, dtype=bool)
-        _check_rows(
-            win_arr != derived,
-            frame,
-            "win",
-            win_arr,
-            "contradicts the sign of return_pct (win must be return_pct > 0)",
-        )
-    win = derived.astype(int).tolist()
-    nan_col = [None] * n
-    used = (
-        _float_column(
-            frame, "confidence_used", required=False, low=0, high=1, rule="expected [0, 1]"
-        )
-        or nan_col
-    )
-    thr = (
-        _float_column(
-            frame, "applied_threshold", required=False, low=0, high=1, rule="expected [0, 1]"
-        )
-        or nan_col
-    )
-    calibrated_raw = _column(frame, "calibrated", required=False)
-    calibrated = (
-        [0] * n if calibrated_raw is None else np.asarray(calibrated_raw, bool).astype(int).tolist()
-    )
-    rec = [_ns(recorded_at if recorded_at is not None else pd.Timestamp.now(tz="UTC"))] * n
-    none = [None] * n
-    return zip(
-        _ids("o", n), [run_id] * n, ["SIGNAL_ACCURACY"] * n, ts, rec, symbols, ids, none, used,
-        none, none, none, none, none, thr, calibrated, ret, win, ["{}"] * n, strict=True,
+    returns = _column_values(frame, COLUMNS["return_pct"], required=True)
+    derived = frame["return_pct"].to_numpy(dtype=np.float64) > 0
+    if "win" in frame.columns:
+        win = _booleans(frame, "win", frame["win"])
+        _raise_rows(frame, "win", "contradicts the sign of return_pct (win must be return_pct > 0)",
+                    win != derived, win)  # fmt: skip
+    return _event_rows(
+        EventType.SIGNAL_ACCURACY, run_id, frame, recorded_at=recorded_at,
+        derived={"return_pct": returns, "win": derived.astype(np.int64).tolist()},
     )  # fmt: skip
-
-
-def datetime_to_ns(value: datetime | pd.Timestamp | str) -> int:
-    """Nanoseconds since the epoch (UTC) of a datetime-like value."""
-    return _ns(to_utc(value))

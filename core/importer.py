@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.columns import COLUMNS, Column
 from core.errors import ImportFileError, RowError
 from core.events import outcome_rows, signal_rows
 from core.store import Store
@@ -146,6 +147,15 @@ def _show(value: Any) -> str:
     return repr(value.item() if isinstance(value, np.generic) else value)
 
 
+def _problem(column: Column, code: str) -> str:
+    """A rule of :meth:`Column.violations` as a row of a file breaks it."""
+    if code == "bounds":
+        two_sided = column.low is not None and column.high is not None
+        return f"is outside {column.bounds}" if two_sided else f"must be {column.expected}"
+    return {"missing": "is not a number", "not_finite": "is not a finite number",
+            "not_whole": "is not a whole number"}[code]  # fmt: skip
+
+
 def _numeric(series: pd.Series) -> np.ndarray:
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
@@ -208,16 +218,23 @@ def import_signal_log(
         for i in np.flatnonzero(mask):
             reasons[i].append(reason(i) if callable(reason) else reason)
 
+    def check(
+        column: Column, name: str, values: np.ndarray, *, present: np.ndarray | None = None
+    ) -> None:
+        """Flag the rows of file column ``name`` that break ``column``'s rules."""
+        for code, _rule, bad in column.violations(values, required=True):
+            if code == "missing" and present is not None:
+                bad = bad & present
+            flag(bad, lambda i, code=code: f"{name} {_show(raw[name].iloc[i])} "
+                 f"{_problem(column, code)}" + (f"; {column.fix}" if column.fix else ""))  # fmt: skip
+
     ts = pd.to_datetime(raw[cols["timestamp"]], utc=True, errors="coerce", format="mixed")
     flag(ts.isna().to_numpy(), lambda i: f"{cols['timestamp']} {_show(raw[cols['timestamp']].iloc[i])} "
          "is not a date/time; use ISO 8601 like 2020-01-31 or 2020-01-31T15:30:00Z")  # fmt: skip
     symbol = raw[cols["symbol"]].astype("string").str.strip()
     flag((symbol.isna() | (symbol == "")).to_numpy(), f"{cols['symbol']} is empty")
     conf = _numeric(raw[cols["confidence"]])
-    flag(np.isnan(conf), lambda i: f"{cols['confidence']} {_show(raw[cols['confidence']].iloc[i])} "
-         "is not a number")  # fmt: skip
-    flag((conf < 0) | (conf > 1), lambda i: f"{cols['confidence']} {float(conf[i])} is outside [0, 1]; "
-         "rescale scores to probabilities")  # fmt: skip
+    check(COLUMNS["confidence"], cols["confidence"], conf)
 
     if "side" in cols:
         side_text = raw[cols["side"]].astype("string").str.strip().str.lower()
@@ -229,8 +246,7 @@ def import_signal_log(
 
     if "return_pct" in cols:
         ret = _numeric(raw[cols["return_pct"]])
-        flag(~np.isfinite(ret), lambda i: f"{cols['return_pct']} {_show(raw[cols['return_pct']].iloc[i])} "
-             "is not a finite number (percent, e.g. 1.5 for +1.5 %)")  # fmt: skip
+        check(COLUMNS["return_pct"], cols["return_pct"], ret)
     else:
         entry = _numeric(raw[cols["entry_price"]])
         exit_ = _numeric(raw[cols["exit_price"]])
@@ -243,9 +259,8 @@ def import_signal_log(
     holding = np.full(n, np.nan)
     if "holding_days" in cols:
         holding = _numeric(raw[cols["holding_days"]])
-        present = raw[cols["holding_days"]].notna().to_numpy()
-        flag(present & ~(holding > 0), lambda i: f"{cols['holding_days']} "
-             f"{_show(raw[cols['holding_days']].iloc[i])} must be a number > 0")  # fmt: skip
+        check(COLUMNS["holding_days"], cols["holding_days"], holding,
+              present=raw[cols["holding_days"]].notna().to_numpy())  # fmt: skip
 
     if "exit_time" in cols:
         exit_ts = pd.to_datetime(raw[cols["exit_time"]], utc=True, errors="coerce", format="mixed")

@@ -39,6 +39,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from core.columns import COLUMNS, TRADES_COLUMNS, Column, Kind
 from core.errors import InsufficientDataError, TradesFrameError
 
 __all__ = [
@@ -51,24 +52,8 @@ __all__ = [
     "validate_trades",
 ]
 
-#: Columns every trades frame has, in this order.
-CORE_COLUMNS: tuple[str, ...] = (
-    "signal_id",
-    "run_id",
-    "entry_time",
-    "exit_time",
-    "symbol",
-    "side",
-    "confidence",
-    "calibrated_probability",
-    "num_agreeing_models",
-    "market_volatility",
-    "signal_strength",
-    "holding_days",
-    "applied_threshold",
-    "return_pct",
-    "win",
-)
+#: Columns every trades frame has, in this order (from :data:`core.columns.TRADES_COLUMNS`).
+CORE_COLUMNS: tuple[str, ...] = tuple(c.name for c in TRADES_COLUMNS)
 
 #: The standard features of a signal (used as covariates, not as scores).
 FEATURE_COLUMNS: tuple[str, ...] = (
@@ -84,20 +69,7 @@ CONFIDENCE_KEYS: tuple[str, ...] = ("confidence", "calibrated_probability")
 
 def empty_trades_frame() -> pd.DataFrame:
     """A trades frame with no rows and the right dtypes."""
-    frame = pd.DataFrame(
-        {
-            "signal_id": pd.Series([], dtype=object),
-            "run_id": pd.Series([], dtype=object),
-            "entry_time": pd.Series([], dtype="datetime64[ns, UTC]"),
-            "exit_time": pd.Series([], dtype="datetime64[ns, UTC]"),
-            "symbol": pd.Series([], dtype=object),
-            "side": pd.Series([], dtype=np.int8),
-        }
-    )
-    for column in CORE_COLUMNS[6:-1]:
-        frame[column] = pd.Series([], dtype=np.float64)
-    frame["win"] = pd.Series([], dtype=bool)
-    return frame
+    return pd.DataFrame({c.name: pd.Series([], dtype=c.dtype) for c in TRADES_COLUMNS})
 
 
 def confidence_keys(trades: pd.DataFrame) -> list[str]:
@@ -168,13 +140,16 @@ def validate_trades(
             f"{len(usable)} trade(s) have a {key!r} value but at least {min_rows} are "
             f"needed; run a longer backtest or pick another confidence key"
         )
+    score_column = COLUMNS.get(key)
+    if score_column is None or score_column.kind is not Kind.FLOAT:
+        score_column = Column(key, Kind.FLOAT, low=0.0, high=1.0)  # any other score: [0, 1]
     values = usable[key].to_numpy(dtype=np.float64)
-    bad = np.flatnonzero((values < 0) | (values > 1))
+    bad = np.flatnonzero(score_column.out_of_bounds(values))
     if bad.size:
         i = bad[0]
         raise TradesFrameError(
-            f"{key} must lie in [0, 1]; row {i} ({usable.index[i]!r}) has {float(values[i])} "
-            f"({bad.size} such row(s)); rescale the score to a probability first"
+            f"{key} must lie in {score_column.bounds}; row {i} ({usable.index[i]!r}) has "
+            f"{float(values[i])} ({bad.size} such row(s)); rescale the score to a probability first"
         )
     for column in columns:
         if column == "win":

@@ -86,7 +86,7 @@ BAD = [
     (EventType.SIGNAL_ACCURACY, {**OUTCOME, "return_pct": float("inf")}, "return_pct: expected a finite number"),
     (EventType.SIGNAL_ACCURACY, {**OUTCOME, "outcome": "loss"}, "outcome: 'loss' contradicts return_pct"),
     (EventType.METRIC_RECORDED, {"baseline": {}, "filtered": {}, "improvement": {"x": [1]}}, r"improvement.x: expected a number"),
-    (EventType.MODEL_REGISTERED, {"model_name": "m", "version": 0, "model_type": "c"}, "version: versions start at 1"),
+    (EventType.MODEL_REGISTERED, {"model_name": "m", "version": 0, "model_type": "c"}, r"version: expected a whole number >= 1, got 0; versions start at 1"),
 ]  # fmt: skip
 
 

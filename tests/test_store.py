@@ -127,14 +127,6 @@ def test_write_rolls_back_on_error(store):
     assert store.count_events(run_id=run_id) == 0
 
 
-def test_delete_run(store):
-    run_id = _record_run(store, 10)
-    store.delete_run(run_id)
-    assert store.count_events() == 0
-    with pytest.raises(RunNotFoundError):
-        store.get_run(run_id)
-
-
 def test_unwritable_data_dir_is_a_clear_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
@@ -146,13 +138,6 @@ def test_not_a_database_is_a_clear_error(tmp_path):
     (tmp_path / "signal_lab.db").write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="SQLite"):
         Store(tmp_path)
-
-
-def test_stale_running_runs_are_marked_failed(store):
-    run_id = store.create_run(kind="backtest")
-    assert store.mark_stale_runs_failed() == 1
-    info = store.get_run(run_id)
-    assert info.status == "failed" and "interrupted" in info.error
 
 
 def _writer(data_dir: str, worker: int, batches: int, per_batch: int) -> None:

@@ -33,12 +33,20 @@ import pyarrow.parquet as pq
 from sqlite_utils import Database
 
 from core import __version__
-from core.errors import RunNotFoundError, StoreError
-from core.events import EVENT_COLUMNS, EventType, LearningEvent, new_id, to_utc
+from core.columns import (
+    EVENT_COLUMNS,
+    RUN,
+    SNAPSHOT_SCHEMA,
+    TRADES_COLUMNS,
+    TRADES_SQL,
+    Column,
+    Kind,
+)
+from core.errors import RunNotFoundError, StoreError, ValidationError
+from core.events import EventType, LearningEvent, new_id, to_utc
 from core.store.schema import SCHEMA_VERSION, apply_migrations, schema_version
-from core.trades import CORE_COLUMNS
 
-__all__ = ["DB_FILENAME", "RunInfo", "Store", "default_data_dir"]
+__all__ = ["DB_FILENAME", "EventFilter", "RunInfo", "Store", "default_data_dir"]
 
 DB_FILENAME = "signal_lab.db"
 _INSERT_SQL = (
@@ -46,6 +54,9 @@ _INSERT_SQL = (
     f"VALUES ({', '.join('?' for _ in EVENT_COLUMNS)})"
 )
 _RUN_KINDS = ("backtest", "import")
+_S, _O = EventType.SIGNAL_GENERATED.value, EventType.SIGNAL_ACCURACY.value
+#: Trades-frame columns a snapshot stores (the run id is the same on every row).
+SNAPSHOT_COLUMNS: tuple[Column, ...] = tuple(c for c in TRADES_COLUMNS if c.trades != RUN)
 _RUN_STATUSES = ("running", "completed", "failed")
 
 
@@ -94,6 +105,112 @@ class RunInfo:
         out = dict(self.__dict__)
         out["feature_keys"] = list(self.feature_keys)
         return out
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events to read: every field given must match; validated once, when built.
+
+    Parameters
+    ----------
+    event_type : EventType or str, optional
+        Only events of this type.
+    run_id : str, optional
+        Only events of this run.
+    symbol : str, optional
+        Only events on this symbol.
+    since, until : datetime-like, optional
+        Event (market) time bounds, UTC: ``since <= ts < until``. Naive values are UTC.
+    limit : int, optional
+        At most this many events (>= 0); all when None.
+    offset : int, default 0
+        Skip this many matching events first (>= 0; used with ``limit``).
+
+    Raises
+    ------
+    ValidationError
+        An unknown event type, a time that cannot be read, or a negative
+        ``limit`` / ``offset``; the message names the field and the fix.
+    """
+
+    event_type: EventType | None = None
+    run_id: str | None = None
+    symbol: str | None = None
+    since: pd.Timestamp | None = None
+    until: pd.Timestamp | None = None
+    limit: int | None = None
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        if self.event_type is not None:
+            try:
+                object.__setattr__(self, "event_type", EventType(self.event_type))
+            except ValueError:
+                raise ValidationError(
+                    f"event_type: unknown event type {self.event_type!r}; "
+                    f"one of {', '.join(t.value for t in EventType)}"
+                ) from None
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, to_utc(value, field_name=name))
+        for name, value in (("limit", self.limit), ("offset", self.offset)):
+            if value is None and name == "limit":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+                raise ValidationError(f"{name}: expected a whole number >= 0, got {value!r}")
+            object.__setattr__(self, name, int(value))
+
+    @classmethod
+    def of(cls, given: EventFilter | None, fields: Mapping[str, Any]) -> EventFilter:
+        """``given``, or a filter built from keyword ``fields`` (not both).
+
+        Raises
+        ------
+        ValidationError
+            Both given, or a keyword that is not a filter field (with the fields there are).
+        """
+        if given is not None:
+            if fields:
+                raise ValidationError(
+                    f"pass an EventFilter or filter keywords, not both (got {', '.join(fields)})"
+                )
+            if not isinstance(given, EventFilter):
+                raise ValidationError(
+                    f"filter: expected an EventFilter, got {type(given).__name__}; "
+                    "pass filters as keywords, e.g. run_id='run-...'"
+                )
+            return given
+        unknown = sorted(set(fields) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValidationError(
+                f"unknown event filter(s) {', '.join(unknown)}; "
+                f"use {', '.join(cls.__dataclass_fields__)}"
+            )
+        return cls(**fields)
+
+    def where(self) -> tuple[str, list[Any]]:
+        """The ``WHERE`` clause (empty when nothing is filtered) and its parameters."""
+        tests = (
+            ("type = ?", None if self.event_type is None else self.event_type.value),
+            ("run_id = ?", self.run_id),
+            ("symbol = ?", self.symbol),
+            ("ts >= ?", None if self.since is None else int(self.since.value)),
+            ("ts < ?", None if self.until is None else int(self.until.value)),
+        )
+        given = [(clause, value) for clause, value in tests if value is not None]
+        where = " WHERE " + " AND ".join(c for c, _ in given) if given else ""
+        return where, [v for _, v in given]
+
+    def select(self, columns: str) -> tuple[str, list[Any]]:
+        """``SELECT columns`` of the matching events in time order, paged."""
+        where, params = self.where()
+        sql = f"SELECT {columns} FROM events{where} ORDER BY ts, id"
+        if self.limit is not None:
+            sql += f" LIMIT {self.limit} OFFSET {self.offset}"
+        elif self.offset:
+            sql += f" LIMIT -1 OFFSET {self.offset}"
+        return sql, params
 
 
 class Store:
@@ -363,25 +480,6 @@ class Store:
         )
         return rows[0]["id"] if rows else None
 
-    def mark_stale_runs_failed(self, *, older_than_seconds: float = 0.0) -> int:
-        """Mark runs left ``running`` (by a process that died) as failed; returns how many."""
-        cutoff = (pd.Timestamp.now(tz="UTC") - pd.Timedelta(seconds=older_than_seconds)).isoformat()
-        with self.write() as conn:
-            cur = conn.execute(
-                "UPDATE runs SET status = 'failed', finished = ?, "
-                "error = 'interrupted: the process recording this run stopped before it finished' "
-                "WHERE status = 'running' AND created <= ?",
-                (_now_iso(), cutoff),
-            )
-        return cur.rowcount
-
-    def delete_run(self, run_id: str) -> None:
-        """Delete a run and its events in one transaction."""
-        self.get_run(run_id)
-        with self.write() as conn:
-            conn.execute("DELETE FROM events WHERE run_id = ?", (run_id,))
-            conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
-
     # ----------------------------------------------------------------- events: write
 
     def insert_event_rows(
@@ -404,110 +502,31 @@ class Store:
     # ----------------------------------------------------------------- events: read
 
     def query_events(
-        self,
-        *,
-        event_type: EventType | str | None = None,
-        run_id: str | None = None,
-        symbol: str | None = None,
-        since: Any = None,
-        until: Any = None,
-        limit: int | None = None,
-        offset: int = 0,
+        self, filter: EventFilter | None = None, /, **filters: Any
     ) -> list[LearningEvent]:
-        """Events matching every filter given, in time order.
-
-        ``since`` / ``until`` bound the event time (inclusive / exclusive).
-        """
-        sql, params = self._select_events(
-            "*", event_type, run_id, symbol, since, until, limit=limit, offset=offset
-        )
+        """Events matching ``filter`` (an :class:`EventFilter`, or its fields as keywords),
+        in time order."""
+        sql, params = EventFilter.of(filter, filters).select("*")
         return [LearningEvent.from_row(r) for r in self.db.query(sql, params)]
 
-    def events_frame(
-        self,
-        *,
-        event_type: EventType | str | None = None,
-        run_id: str | None = None,
-        symbol: str | None = None,
-        since: Any = None,
-        until: Any = None,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> pd.DataFrame:
-        """Raw event rows as a DataFrame (times as UTC datetimes), for browsing and CSV."""
-        sql, params = self._select_events(
-            ", ".join(EVENT_COLUMNS), event_type, run_id, symbol, since, until,
-            limit=limit, offset=offset,
-        )  # fmt: skip
+    def events_frame(self, filter: EventFilter | None = None, /, **filters: Any) -> pd.DataFrame:
+        """Raw event rows matching ``filter`` as a DataFrame (times as UTC datetimes),
+        for browsing and CSV; columns in :data:`~core.columns.EVENT_COLUMNS` order."""
+        sql, params = EventFilter.of(filter, filters).select(", ".join(EVENT_COLUMNS))
         frame = pd.read_sql_query(sql, self.conn, params=params)
         for col in ("ts", "recorded_at"):
             frame[col] = pd.to_datetime(frame[col].astype("int64"), utc=True)
         return frame
 
-    def count_events(
-        self,
-        *,
-        event_type: EventType | str | None = None,
-        run_id: str | None = None,
-        symbol: str | None = None,
-        since: Any = None,
-        until: Any = None,
-    ) -> int:
-        """How many events match the filters."""
-        where, params = self._event_filter(event_type, run_id, symbol, since, until)
+    def count_events(self, filter: EventFilter | None = None, /, **filters: Any) -> int:
+        """How many events match ``filter`` (its ``limit`` and ``offset`` are ignored)."""
+        where, params = EventFilter.of(filter, filters).where()
         return int(self.conn.execute(f"SELECT count(*) FROM events{where}", params).fetchone()[0])
 
     def event_counts_by_type(self) -> dict[str, int]:
         """Persisted events per type."""
         rows = self.conn.execute("SELECT type, count(*) FROM events GROUP BY type").fetchall()
         return {t: int(n) for t, n in rows}
-
-    @classmethod
-    def _select_events(
-        cls,
-        columns: str,
-        event_type: EventType | str | None,
-        run_id: str | None,
-        symbol: str | None,
-        since: Any,
-        until: Any,
-        *,
-        limit: int | None,
-        offset: int,
-    ) -> tuple[str, list[Any]]:
-        """``SELECT columns`` of the matching events in time order, paged."""
-        where, params = cls._event_filter(event_type, run_id, symbol, since, until)
-        sql = f"SELECT {columns} FROM events{where} ORDER BY ts, id"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
-        return sql, params
-
-    @staticmethod
-    def _event_filter(
-        event_type: EventType | str | None,
-        run_id: str | None,
-        symbol: str | None,
-        since: Any,
-        until: Any,
-    ) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if event_type is not None:
-            clauses.append("type = ?")
-            params.append(EventType(event_type).value)
-        if run_id is not None:
-            clauses.append("run_id = ?")
-            params.append(run_id)
-        if symbol is not None:
-            clauses.append("symbol = ?")
-            params.append(symbol)
-        if since is not None:
-            clauses.append("ts >= ?")
-            params.append(int(to_utc(since, field_name="since").value))
-        if until is not None:
-            clauses.append("ts < ?")
-            params.append(int(to_utc(until, field_name="until").value))
-        return (" WHERE " + " AND ".join(clauses) if clauses else "", params)
 
     def trades_frame(self, run_id: str) -> pd.DataFrame:
         """One row per signal of ``run_id`` joined to its outcome (the trades frame).
@@ -577,28 +596,6 @@ class Store:
         self._build_snapshot(run_id, info.feature_keys, self.count_events(run_id=run_id))
 
 
-_TRADES_SQL = """
-SELECT s.signal_id, s.ts AS entry_ns, o.ts AS exit_ns, s.symbol, s.side, s.confidence,
-       s.calibrated_probability, s.num_agreeing_models, s.market_volatility,
-       s.signal_strength, s.holding_days, s.applied_threshold, o.return_pct, o.win{extra}
-FROM events AS s
-JOIN events AS o
-  ON o.run_id = s.run_id AND o.type = 'SIGNAL_ACCURACY' AND o.signal_id = s.signal_id
-WHERE s.run_id = ? AND s.type = 'SIGNAL_GENERATED'
-ORDER BY s.ts, s.signal_id
-"""
-_FLOAT_COLUMNS = (
-    "confidence",
-    "calibrated_probability",
-    "num_agreeing_models",
-    "market_volatility",
-    "signal_strength",
-    "holding_days",
-    "applied_threshold",
-    "return_pct",
-)
-
-
 def _read_trades_arrow(
     conn: sqlite3.Connection, run_id: str, feature_keys: tuple[str, ...]
 ) -> pa.Table:
@@ -610,18 +607,17 @@ def _read_trades_arrow(
     ADBC bundles) would break the WAL file's POSIX locks.
     """
     extra = "".join(f", CAST(json_extract(s.payload, '$.\"{k}\"') AS REAL)" for k in feature_keys)
-    rows = conn.execute(_TRADES_SQL.format(extra=extra), (run_id,)).fetchall()
-    names = ("signal_id", "entry_ns", "exit_ns", "symbol", "side", *_FLOAT_COLUMNS, "win",
-             *feature_keys)  # fmt: skip
-    cols = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    kinds = {"signal_id": pa.string(), "symbol": pa.string(), "entry_ns": pa.int64(),
-             "exit_ns": pa.int64(), "side": pa.int8(), "win": pa.int8()}  # fmt: skip
+    rows = conn.execute(TRADES_SQL.format(extra=extra), (run_id,)).fetchall()
+    schema = _snapshot_schema(feature_keys)
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in schema.names]
     return pa.table(
-        {
-            name: pa.array(col, type=kinds.get(name, pa.float64()))
-            for name, col in zip(names, cols, strict=True)
-        }
+        [pa.array(col, type=f.type) for f, col in zip(schema, cols, strict=True)], schema=schema
     )
+
+
+def _snapshot_schema(feature_keys: tuple[str, ...]) -> pa.Schema:
+    """:data:`~core.columns.SNAPSHOT_SCHEMA` plus one float64 column per feature."""
+    return pa.schema([*SNAPSHOT_SCHEMA, *((k, pa.float64()) for k in feature_keys)])
 
 
 def _epoch_ns(times: pd.Series) -> np.ndarray:
@@ -640,54 +636,61 @@ def trades_table(
     (entry time, then signal id) of the join in SQLite, so a run written in one
     go gets its snapshot without reading everything back.
     """
+    outcome_cols = [c.name for c in SNAPSHOT_COLUMNS if c.trades == _O and c.kind is Kind.FLOAT]
     joined = signals.merge(
-        outcomes[["signal_id", "ts", "return_pct"]].rename(columns={"ts": "exit_ts"}),
+        outcomes[["signal_id", "ts", *[c for c in outcome_cols if c in outcomes]]].rename(
+            columns={"ts": "exit_ts"}
+        ),
         on="signal_id",
         how="inner",
         validate="one_to_one",
+        suffixes=("_signal", ""),
     )
     entry = _epoch_ns(joined["ts"])
     order = np.lexsort((joined["signal_id"].astype(str).to_numpy(), entry))
     joined = joined.iloc[order]
+    returns = joined["return_pct"].to_numpy(dtype=np.float64)
 
-    def floats(name: str) -> pa.Array:
+    def array(c: Column | str, kind: Kind = Kind.FLOAT) -> pa.Array:
+        name, kind = (c.name, c.kind) if isinstance(c, Column) else (c, kind)
+        if kind is Kind.TIME:
+            ts = joined["ts"] if name == "entry_time" else joined["exit_ts"]
+            return pa.array(entry[order] if name == "entry_time" else _epoch_ns(ts), pa.int64())
+        if kind is Kind.TEXT:
+            return pa.array(joined[name].astype(str).to_numpy(), type=pa.string())
+        if kind is Kind.SIDE:
+            return pa.array(joined[name].to_numpy(dtype=np.int8), type=pa.int8())
+        if kind is Kind.BOOL:  # win: derived from the return, as the outcome rows store it
+            return pa.array((returns > 0).astype(np.int8), type=pa.int8())
         if name not in joined:
             return pa.array(np.full(len(joined), np.nan), type=pa.float64())
         values = pd.to_numeric(joined[name], errors="coerce").to_numpy(dtype=np.float64)
         return pa.array(values, type=pa.float64(), from_pandas=True)
 
     return pa.table(
-        {
-            "signal_id": pa.array(joined["signal_id"].astype(str).to_numpy(), type=pa.string()),
-            "entry_ns": pa.array(entry[order], type=pa.int64()),
-            "exit_ns": pa.array(_epoch_ns(joined["exit_ts"]), type=pa.int64()),
-            "symbol": pa.array(joined["symbol"].astype(str).to_numpy(), type=pa.string()),
-            "side": pa.array(joined["side"].to_numpy(dtype=np.int8), type=pa.int8()),
-            **{name: floats(name) for name in _FLOAT_COLUMNS},
-            "win": pa.array((joined["return_pct"].to_numpy(dtype=np.float64) > 0).astype(np.int8)),
-            **{key: floats(key) for key in feature_keys},
-        }
+        [*(array(c) for c in SNAPSHOT_COLUMNS), *(array(k) for k in feature_keys)],
+        schema=_snapshot_schema(feature_keys),
     )
 
 
 def _arrow_to_frame(table: pa.Table, run_id: str, feature_keys: tuple[str, ...]) -> pd.DataFrame:
-    def floats(name: str) -> np.ndarray:
-        return table.column(name).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    """A snapshot (or the cold join) as the trades frame: :data:`TRADES_COLUMNS` + features."""
 
-    frame = pd.DataFrame(
-        {
-            "signal_id": table.column("signal_id").to_pandas(),
-            "entry_time": _utc(table.column("entry_ns")),
-            "exit_time": _utc(table.column("exit_ns")),
-            "symbol": table.column("symbol").to_pandas(),
-            "side": table.column("side").to_numpy().astype(np.int8),
-        }
-    )
-    frame.insert(1, "run_id", pd.Series(run_id, index=frame.index, dtype="str"))
-    for name in (*_FLOAT_COLUMNS, *feature_keys):
-        frame[name] = floats(name)
-    frame["win"] = table.column("win").to_numpy().astype(bool)
-    return frame[list(CORE_COLUMNS) + list(feature_keys)]
+    def column(c: Column) -> Any:
+        if c.trades == RUN:
+            return pd.Series(run_id, index=range(table.num_rows), dtype="str")
+        values = table.column(c.snapshot_name)
+        if c.kind is Kind.TIME:
+            return _utc(values)
+        if c.kind is Kind.TEXT:
+            return values.to_pandas()
+        raw = values.to_numpy(zero_copy_only=False)
+        return raw.astype(c.dtype, copy=False)
+
+    frame = pd.DataFrame({c.name: column(c) for c in TRADES_COLUMNS})
+    for key in feature_keys:
+        frame[key] = table.column(key).to_numpy(zero_copy_only=False).astype(np.float64)
+    return frame
 
 
 def _utc(column: pa.ChunkedArray) -> pd.DatetimeIndex:
