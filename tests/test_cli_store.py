@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
 
+import numpy as np
+import pandas as pd
+
 from core.cli import main
+from core.cli.common import emit
 
 LOG = "timestamp,symbol,confidence,return_pct\n2020-01-02,AAPL,0.7,1.5\n2020-01-03,MSFT,0.4,-0.5\n"
 
@@ -62,3 +67,27 @@ def test_console_script_is_installed():
                          text=True, check=True).stdout  # fmt: skip
     for command in ("import", "runs", "events", "health"):
         assert command in out
+
+
+def test_json_output_keeps_infinity_as_inf_in_frames_and_results(tmp_path, capsys):
+    # A frame through emit (pandas' own to_json would print null for inf).
+    frame = pd.DataFrame({"profit_factor": [np.inf, -np.inf, np.nan, 1.5],
+                          "at": pd.to_datetime(["2020-01-02"] * 3 + [None], utc=True)})  # fmt: skip
+    emit(argparse.Namespace(json=True), frame, "text")
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["profit_factor"] for r in rows] == ["inf", "-inf", None, 1.5]
+    assert rows[0]["at"] == "2020-01-02T00:00:00+00:00" and rows[3]["at"] is None
+    # The real command: a threshold that keeps only winners has an infinite profit factor.
+    rng = np.random.default_rng(0)
+    conf = rng.random(60)
+    ret = np.where(conf > 0.5, rng.uniform(0.1, 2.0, 60), rng.normal(-0.5, 1.0, 60))
+    path = tmp_path / "log.csv"
+    pd.DataFrame({"timestamp": pd.date_range("2020-01-01", periods=60, freq="D"), "symbol": "A",
+                  "confidence": conf.round(3), "return_pct": ret.round(3)}).to_csv(path, index=False)  # fmt: skip
+    d = str(tmp_path / "data")
+    _, out, _ = _run(capsys, "import", str(path), "--data-dir", d, "--json")
+    code, out, _ = _run(capsys, "sweep", json.loads(out)["run_id"], "--data-dir", d, "--json")
+    assert code == 0
+    sweep = json.loads(out)["sweep"]
+    by_threshold = {r["threshold"]: r for r in sweep["rows"]}
+    assert by_threshold[0.7]["win_rate"] == 1.0 and by_threshold[0.7]["profit_factor"] == "inf"

@@ -11,9 +11,18 @@ from typing import Any
 import pandas as pd
 
 from core.jsonsafe import json_safe
+from core.learning import LearningEngine, LearningEngineConfig
 from core.store import Store, default_data_dir
 
-__all__ = ["add_common_options", "emit", "json_default", "open_store", "print_table"]
+__all__ = [
+    "add_common_options",
+    "emit",
+    "open_engine",
+    "open_store",
+    "print_table",
+    "stderr",
+    "to_json",
+]
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -29,26 +38,48 @@ def add_common_options(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
 
 
 def open_store(args: argparse.Namespace) -> Store:
-    """The store named by ``--data-dir`` (or the default)."""
+    """The store named by ``--data-dir`` (or the default); use it in ``with`` to close it."""
     return Store(args.data_dir if args.data_dir is not None else default_data_dir())
 
 
-def json_default(value: Any) -> Any:
-    """``json.dumps`` fallback: anything :func:`core.jsonsafe.json_safe` can convert."""
-    converted = json_safe(value)
-    if converted is value:
-        raise TypeError(f"cannot serialise {type(value).__name__} to JSON")
-    return converted
+def open_engine(args: argparse.Namespace, *, executor: str | None = None) -> LearningEngine:
+    """The learning engine of ``--data-dir`` (or the default); use it in ``with``.
+
+    Leaving the ``with`` block flushes and shuts the engine down, also on error,
+    which replaces ``try: ... finally: engine.shutdown()`` in the command modules.
+
+    Parameters
+    ----------
+    args : Namespace
+        Parsed options (``data_dir``).
+    executor : str, optional
+        Where training jobs run (see :class:`core.learning.LearningEngineConfig`).
+    """
+    return LearningEngine(LearningEngineConfig(data_dir=args.data_dir, executor=executor))
+
+
+def to_json(payload: Any) -> str:
+    """``payload`` as indented JSON text, by :func:`core.jsonsafe.json_safe`.
+
+    NaN becomes ``null`` and infinities ``"inf"`` / ``"-inf"`` (the documented
+    convention: a profit factor without losses is infinite, not missing), in
+    DataFrames (one object per row) as everywhere else.
+
+    Raises
+    ------
+    TypeError
+        A value JSON cannot hold and ``json_safe`` does not convert.
+    """
+    if isinstance(payload, pd.DataFrame):
+        payload = payload.to_dict(orient="records")
+    return json.dumps(json_safe(payload), indent=2, allow_nan=False)
 
 
 def emit(args: argparse.Namespace, payload: Any, text: str | None = None) -> None:
-    """Print ``payload`` as JSON under ``--json``, else ``text`` (or a JSON dump)."""
+    """Print ``payload`` as JSON (:func:`to_json`) under ``--json``, else ``text``
+    (or the JSON when there is no text)."""
     if getattr(args, "json", False) or text is None:
-        if hasattr(payload, "to_dict") and not isinstance(payload, pd.DataFrame):
-            payload = payload.to_dict()
-        if isinstance(payload, pd.DataFrame):
-            payload = json.loads(payload.to_json(orient="records", date_format="iso"))
-        print(json.dumps(json_safe(payload), indent=2, default=json_default, allow_nan=False))
+        print(to_json(payload))
     else:
         print(text)
 
