@@ -44,6 +44,7 @@ from core.columns import (
 )
 from core.errors import RunNotFoundError, StoreError, ValidationError
 from core.events import EventType, LearningEvent, new_id, to_utc
+from core.jsonsafe import json_safe
 from core.store.schema import SCHEMA_VERSION, apply_migrations, schema_version
 
 __all__ = ["DB_FILENAME", "EventFilter", "RunInfo", "Store", "default_data_dir"]
@@ -395,7 +396,7 @@ class Store:
         run_id = run_id or f"run-{new_id()}"
         row = (
             run_id, kind, "running", name, _now_iso(),
-            json.dumps(dict(config or {}), sort_keys=True, default=str), config_hash,
+            json.dumps(json_safe(dict(config or {})), sort_keys=True, default=str), config_hash,
             data_fingerprint, __version__, seed, int(bool(synthetic)), source,
             json.dumps(list(feature_keys)),
         )  # fmt: skip
