@@ -23,6 +23,7 @@ __all__ = [
     "InsufficientDataError",
     "JobError",
     "ModelNotFoundError",
+    "OutputError",
     "PayloadError",
     "PromotionRefusedError",
     "RowError",
@@ -130,3 +131,7 @@ class JobError(SignalLabError):
 
 class DriftError(SignalLabError):
     """A drift baseline is missing or a drift check cannot be run."""
+
+
+class OutputError(StoreError):
+    """An output file cannot be written where asked (exists, a link, not a regular file)."""

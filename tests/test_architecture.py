@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Layers from the floor up; a module may import its own layer and the ones below.
 #: Keep in step with the table in docs/architecture.md (a test below checks it).
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("core", "core.errors", "core.jsonsafe"),
+    ("core", "core.errors", "core.jsonsafe", "core.csvsafe", "core.outputs"),
     ("core.columns", "core.metrics"),
     ("core.events", "core.trades"),
     ("core.store",),

@@ -145,6 +145,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=REPORT_FORMATS, default="html", dest="fmt",
                    help="html (default), json or csv")  # fmt: skip
     p.add_argument("--out", type=Path, default=None, help="file (or folder for csv) to write")
+    p.add_argument(
+        "--force", action="store_true", help="replace --out if it exists (never a link or device)"
+    )
     p.add_argument("--key", choices=CONFIDENCE_KEYS, default=None,
                    help="confidence key (default: the run's own)")  # fmt: skip
     add_common_options(p).set_defaults(handler=_report)
@@ -322,7 +325,10 @@ def _sweep(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         info = store.get_run(args.run_id)
-        path = build_report(store, args.run_id, format=args.fmt, out=args.out, key=args.key)
+        path = build_report(
+            store, args.run_id, format=args.fmt, out=args.out, key=args.key,
+            overwrite=True if args.out is None else args.force,
+        )  # fmt: skip
     text = f"wrote the {args.fmt} report of run {info.id} to {path}"
     if info.synthetic:
         text += " (SYNTHETIC DATA)"

@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 
 from core.cli.common import add_common_options, emit, open_store, print_table, stderr
+from core.csvsafe import csv_bytes
 from core.errors import ImportFileError
 from core.importer import import_signal_log
 from core.learning import LearningEngine, LearningEngineConfig
+from core.outputs import write_output
 
 __all__ = ["register"]
 
@@ -43,7 +45,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--until", help="event time < this (ISO 8601)")
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--offset", type=int, default=0)
-    p.add_argument("--csv", type=Path, help="write the matching events to this CSV file")
+    p.add_argument(
+        "--csv",
+        type=Path,
+        help="write the matching events to this CSV file (formula cells neutralised)",
+    )
+    p.add_argument("--force", action="store_true", help="replace the --csv file if it exists")
     add_common_options(p).set_defaults(handler=_events)
 
     p = subparsers.add_parser("health", help="store health and statistics")
@@ -101,7 +108,7 @@ def _events(args: argparse.Namespace) -> int:
         )  # fmt: skip
         if args.csv is not None:
             frame = store.events_frame(**filters)
-            frame.to_csv(args.csv, index=False)
+            write_output(args.csv, csv_bytes(frame), overwrite=args.force)
             print(f"wrote {len(frame):,} events to {args.csv}", file=sys.stderr)
             return 0
         frame = store.events_frame(**filters, limit=args.limit, offset=args.offset)

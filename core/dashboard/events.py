@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.csvsafe import csv_bytes
 from core.dashboard._common import describe_errors
 from core.dashboard.server import UploadSpace
 from core.errors import ImportFileError, ValidationError
@@ -74,11 +75,15 @@ def events_csv(
     since: Any = None,
     until: Any = None,
 ) -> bytes:
-    """Every event matching the filters as UTF-8 CSV (times ISO 8601, UTC)."""
+    """Every event matching the filters as UTF-8 CSV (times ISO 8601, UTC).
+
+    Text cells that a spreadsheet would read as a formula are neutralised
+    (:func:`core.csvsafe.csv_bytes`).
+    """
     frame = store.events_frame(
         run_id=run_id, event_type=event_type, symbol=symbol or None, since=since, until=until
     )
-    return frame.to_csv(index=False).encode("utf-8")
+    return csv_bytes(frame)
 
 
 # --------------------------------------------------------------------------- import

@@ -471,9 +471,9 @@ def render_html(analysis: RunAnalysis, *, title: str | None = None) -> str:
     return _environment().get_template(TEMPLATE).render(context)
 
 
-def write_html_report(analysis: RunAnalysis, out: str | Path) -> Path:
+def write_html_report(analysis: RunAnalysis, out: str | Path, *, overwrite: bool = True) -> Path:
     """Render the report of ``analysis`` and write it to ``out`` atomically."""
-    return atomic_write(out, render_html(analysis))
+    return atomic_write(out, render_html(analysis), overwrite=overwrite)
 
 
 def _default_out(store: Store, run_id: str, fmt: str) -> Path:
@@ -496,6 +496,7 @@ def build_report(
     out: str | Path | None = None,
     key: str | None = None,
     equity: pd.DataFrame | None = None,
+    overwrite: bool | None = None,
     **options: Any,
 ) -> Path:
     """Analyse a stored run and write its report.
@@ -518,6 +519,10 @@ def build_report(
     equity : DataFrame, optional
         Daily equity per book (e.g. ``BacktestResult.equity``); default the
         summed trade returns.
+    overwrite : bool, optional
+        Replace an existing target. Default: yes in the default reports folder
+        (Signal Lab's own files), no for an ``out`` the caller chose (the CLI's
+        ``--force``). Links and non-regular files are never replaced.
     **options
         Passed to :func:`core.reports.tables.analyze_stored_run` (``n_bins``,
         ``method``, ``objective``, ``min_trades`` ...).
@@ -538,8 +543,9 @@ def build_report(
         raise ConfigError(f"format must be one of {', '.join(REPORT_FORMATS)}, got {format!r}")
     analysis = analyze_stored_run(store, run_id, key=key, equity=equity, **options)
     target = Path(out) if out is not None else _default_out(store, run_id, format)
+    replace = (out is None) if overwrite is None else bool(overwrite)
     if format == "html":
-        return write_html_report(analysis, target)
+        return write_html_report(analysis, target, overwrite=replace)
     if format == "json":
-        return write_tables_json(analysis.to_dict(), target)
-    return write_tables_csv(analysis.tables(), target)
+        return write_tables_json(analysis.to_dict(), target, overwrite=replace)
+    return write_tables_csv(analysis.tables(), target, overwrite=replace)

@@ -21,10 +21,7 @@ then :func:`os.replace`), so a reader never sees half a report.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +31,7 @@ import pandas as pd
 from core import __version__
 from core.errors import StoreError
 from core.jsonsafe import json_safe
+from core.outputs import write_output
 
 if TYPE_CHECKING:
     from core.backtest import BacktestResult
@@ -114,33 +112,19 @@ def write_backtest_report(result: BacktestResult) -> Path:
     return write_json_report(build_backtest_report(result), path)
 
 
-def write_json_report(report: Mapping[str, Any], path: str | Path) -> Path:
+def write_json_report(
+    report: Mapping[str, Any], path: str | Path, *, overwrite: bool = True
+) -> Path:
     """Write ``report`` to ``path`` atomically and return the path.
 
     Raises
     ------
-    StoreError
-        The folder cannot be created or written (the message names it).
+    OutputError
+        The path is a link or not a regular file, exists while ``overwrite`` is
+        False, or cannot be written (the message names it and the fix).
     """
-    target = Path(path)
     text = json.dumps(json_safe(report), indent=2, sort_keys=False, allow_nan=False)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise StoreError(
-            f"cannot write the report to {target.parent}: {exc.strerror}; "
-            "pass a writable --data-dir (reports go to its folder 'reports')"
-        ) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-        os.replace(tmp, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise StoreError(f"cannot write the report {target}: {exc.strerror}") from None
-    return target
+    return write_output(path, text + "\n", overwrite=overwrite)
 
 
 def read_json_report(path: str | Path) -> dict[str, Any]:

@@ -14,7 +14,6 @@ half an export.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import shutil
@@ -28,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from core.analytics.calibration import ReliabilityCurve, json_safe
+from core.analytics.calibration import ReliabilityCurve
 from core.analytics.calibrators import CALIBRATION_METHODS
 from core.analytics.report import (
     ConfidenceAnalysis,
@@ -40,8 +39,11 @@ from core.analytics.report import (
     ensure_calibrated,
 )
 from core.analytics.walkforward import WalkForwardResult
+from core.csvsafe import csv_bytes
 from core.errors import ConfigError, InsufficientDataError, StoreError
 from core.events import EventType
+from core.jsonsafe import json_safe
+from core.outputs import check_output_path, write_output
 from core.reports.json_report import write_json_report
 from core.store import RunInfo, Store
 
@@ -78,38 +80,25 @@ _RUN_METRIC_ORDER: tuple[str, ...] = (
 # --------------------------------------------------------------------------- atomic files
 
 
-def atomic_write(path: str | Path, data: str | bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temporary file, then ``os.replace``).
+def atomic_write(path: str | Path, data: str | bytes, *, overwrite: bool = True) -> Path:
+    """Write ``data`` to ``path`` atomically (:func:`core.outputs.write_output`).
 
     Raises
     ------
-    StoreError
-        The folder cannot be created or written; the message names it.
+    OutputError
+        The path is a link or not a regular file, exists while ``overwrite`` is
+        False, or cannot be written; the message names it and the fix.
     """
-    target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise StoreError(
-            f"cannot write {target}: {exc.strerror}; choose a writable --out folder"
-        ) from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.replace(tmp, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise StoreError(f"cannot write {target}: {exc.strerror}") from None
-    return target
+    return write_output(path, data, overwrite=overwrite)
 
 
 def _csv_bytes(frame: pd.DataFrame) -> bytes:
-    return frame.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S%z").encode("utf-8")
+    return csv_bytes(frame, date_format="%Y-%m-%dT%H:%M:%S%z")
 
 
-def write_tables_csv(tables: Mapping[str, pd.DataFrame], out: str | Path) -> Path:
+def write_tables_csv(
+    tables: Mapping[str, pd.DataFrame], out: str | Path, *, overwrite: bool = True
+) -> Path:
     """Write every table as ``<name>.csv``: into a zip file, or a folder.
 
     Parameters
@@ -118,7 +107,11 @@ def write_tables_csv(tables: Mapping[str, pd.DataFrame], out: str | Path) -> Pat
         Table name -> table (e.g. :meth:`RunAnalysis.tables`).
     out : str or Path
         A path ending in ``.zip`` gets one zip archive; any other path is a
-        folder (created, or replaced as a whole).
+        folder (created, or replaced as a whole when ``overwrite``).
+    overwrite : bool, default True
+        Replace an existing zip file or folder (never a link or another kind of file).
+        Cells that could start a spreadsheet formula are neutralised
+        (:mod:`core.csvsafe`).
 
     Returns
     -------
@@ -136,7 +129,8 @@ def write_tables_csv(tables: Mapping[str, pd.DataFrame], out: str | Path) -> Pat
         with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for name, frame in tables.items():
                 archive.writestr(f"{name}.csv", _csv_bytes(frame))
-        return atomic_write(target, buffer.getvalue())
+        return atomic_write(target, buffer.getvalue(), overwrite=overwrite)
+    check_output_path(target, overwrite=overwrite, kind="folder")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
@@ -162,9 +156,11 @@ def write_tables_csv(tables: Mapping[str, pd.DataFrame], out: str | Path) -> Pat
     return target
 
 
-def write_tables_json(payload: Mapping[str, Any], out: str | Path) -> Path:
+def write_tables_json(
+    payload: Mapping[str, Any], out: str | Path, *, overwrite: bool = True
+) -> Path:
     """Write ``payload`` (e.g. :meth:`RunAnalysis.to_dict`) as JSON, atomically."""
-    return write_json_report(payload, out)
+    return write_json_report(payload, out, overwrite=overwrite)
 
 
 def _table_dict(frame: pd.DataFrame) -> dict[str, Any]:
