@@ -32,5 +32,6 @@ PAGES = [
 page = st.navigation(PAGES)
 with st.sidebar:
     ui.sidebar()
-ui.require_store()
-page.run()
+with ui.framed():
+    ui.require_store()
+    page.run()

@@ -12,6 +12,7 @@ can only pick among the stores the server allows, never type a path.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +38,39 @@ UPLOADS = "upload_space"
 UPLOAD_PREVIEW = "upload_preview"
 
 _TTL = 3600  # seconds a cached analysis lives
+
+# --------------------------------------------------------------------------- the frame
+
+#: True while app.py runs a page inside its frame (sidebar, navigation, store check).
+_FRAMED: contextvars.ContextVar[bool] = contextvars.ContextVar("signal_lab_framed", default=False)
+
+
+@contextlib.contextmanager
+def framed() -> Iterator[None]:
+    """What app.py wraps ``page.run()`` in: the page knows its frame is drawn."""
+    token = _FRAMED.set(True)
+    try:
+        yield
+    finally:
+        _FRAMED.reset(token)
+
+
+def frame() -> None:
+    """Every page's first call: make sure the page runs inside app.py's frame.
+
+    On a freshly started server, a deep link (``/events``) arrives before app.py has
+    ever run, and Streamlit serves the page from the ``pages/`` folder on its own
+    (its older multipage mode). Then this switches the server to app.py's navigation
+    (what ``st.navigation`` itself does) and reruns: the same URL comes back through
+    app.py, with the sidebar, the store check and the selected run.
+    """
+    if _FRAMED.get():
+        return
+    from streamlit.runtime.pages_manager import PagesManager
+
+    PagesManager.uses_pages_directory = False
+    st.rerun()
+
 
 # --------------------------------------------------------------------------- factories
 

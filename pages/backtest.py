@@ -10,6 +10,8 @@ from core.data import SAMPLE_SYMBOLS
 from core.errors import SignalLabError, ValidationError
 from pages import _shared as ui
 
+ui.frame()
+
 st.title("Backtest")
 st.caption(
     "Five models vote on every bar; a signal's confidence says how strongly they agree. Every "

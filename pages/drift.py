@@ -7,6 +7,8 @@ from core import dashboard as dash
 from core.dashboard.forms import from_form, number_fields
 from pages import _shared as ui
 
+ui.frame()
+
 st.title("Drift")
 run = ui.require_run()
 st.caption(dash.md_text(dash.run_label(run)))

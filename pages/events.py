@@ -8,6 +8,8 @@ from core import dashboard as dash
 from core.events import EventType
 from pages import _shared as ui
 
+ui.frame()
+
 st.title("Events")
 store = ui.store()
 if ui.selected_run() is None:

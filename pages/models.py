@@ -5,6 +5,8 @@ import streamlit as st
 from core import dashboard as dash
 from pages import _shared as ui
 
+ui.frame()
+
 st.title("Models")
 st.caption(
     "Calibrators registered from the Calibration page, or trained by jobs, live here as versions "

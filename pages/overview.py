@@ -5,6 +5,8 @@ import streamlit as st
 from core import dashboard as dash
 from pages import _shared as ui
 
+ui.frame()
+
 st.title("Overview")
 st.caption("Is your signal's confidence worth trading? Start here.")
 

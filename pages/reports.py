@@ -5,6 +5,8 @@ import streamlit as st
 from core import dashboard as dash
 from pages import _shared as ui
 
+ui.frame()
+
 st.title("Reports")
 run = ui.require_run()
 st.caption(dash.md_text(dash.run_label(run)))
