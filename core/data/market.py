@@ -361,6 +361,7 @@ class MarketData:
             Columns ``date`` (datetime64[ns, UTC]), ``symbol`` (str),
             ``open``, ``high``, ``low``, ``close``, ``volume`` (float64),
             sorted by date then symbol; cells without a close are dropped.
+            On a close-only market ``open``, ``high``, ``low`` and ``volume`` are NaN.
         """
         present = self.close.notna().to_numpy()
         rows, cols = np.nonzero(present)
