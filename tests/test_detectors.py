@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from river import drift
 
-from core.errors import ConfigError, ValidationError
 from core.analytics.drift import detectors as detectors_module
 from core.analytics.drift.detectors import (
     ADWIN,
@@ -21,6 +20,7 @@ from core.analytics.drift.detectors import (
     detect_changes,
     detector_from_dict,
 )
+from core.errors import ConfigError, ValidationError
 
 ZEROS_THEN_ONES = [0.0] * 200 + [1.0] * 200
 ONES_THEN_ZEROS = [1.0] * 200 + [0.0] * 200
