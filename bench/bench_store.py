@@ -111,7 +111,7 @@ def run(quick: bool) -> list[dict]:
         # Columnar path (backtests, imports): validation + rows + insert, end to end.
         config = LearningEngineConfig(data_dir=work / "columnar")
         with LearningEngine(config) as engine:
-            run_id = engine.start_run(kind="backtest")
+            run_id = engine.start_run(signal="test-signal", kind="backtest")
             start = time.perf_counter()
             engine.record_trades(run_id, signals, outcomes)
             columnar = time.perf_counter() - start
@@ -176,7 +176,7 @@ def _million_trades(work: Path) -> list[dict]:
     """The issue's figure: 1,000,000 trades (2,000,000 events) loaded as a trades frame."""
     signals, outcomes = _frames(1_000_000, seed=1)
     with LearningEngine(LearningEngineConfig(data_dir=work / "million")) as engine:
-        run_id = engine.start_run(kind="backtest")
+        run_id = engine.start_run(signal="test-signal", kind="backtest")
         engine.record_trades(run_id, signals, outcomes)
         engine.finish_run(run_id)
         loads = []

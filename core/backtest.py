@@ -40,13 +40,14 @@ from core.engines.orchestration import OrchestrationEngine, OrchestrationResult,
 from core.engines.portfolio import PortfolioEngine
 from core.engines.protocols import SignalEngineProtocol
 from core.engines.risk import SIZING_METHODS, RiskEngine
-from core.errors import ConfigError
+from core.errors import ConfigError, StoreError
 from core.events import new_id
 from core.learning import LearningEngine, LearningEngineConfig
 from core.lifecycle.registry import ModelRegistry
 from core.metrics import PerformanceMetrics
 from core.signals import EnsembleConfig, EnsembleSignalEngine
-from core.store import Store, default_data_dir
+from core.store import Store, check_signal_name, default_data_dir
+from core.store.schema import backtest_signal_name
 from core.trades import CONFIDENCE_KEYS
 
 __all__ = ["DEFAULT_THRESHOLD", "BacktestConfig", "BacktestResult", "run_backtest"]
@@ -61,7 +62,7 @@ DEFAULT_THRESHOLD = 0.6
 
 #: Fields that label where and how results are kept, not what is computed:
 #: left out of :meth:`BacktestConfig.config_hash`.
-_UNHASHED = ("data_dir", "name", "use_learning_engine")
+_UNHASHED = ("data_dir", "name", "signal", "use_learning_engine")
 
 
 def _is_int(value: object) -> bool:
@@ -136,6 +137,10 @@ class BacktestConfig:
         writes nothing outside it.
     name : str, optional
         A label for the run.
+    signal : str, optional
+        The signal (strategy or model) the run belongs to; baselines, calibrators and
+        drift checks are kept per signal. Default :meth:`signal_name`: the ensemble's
+        agreement rule and holding period (``ensemble-agree3-hold5``).
     calibrator : str, optional
         Name of a registered calibrator model; its *production* version fills
         ``calibrated_probability`` on every signal (use with
@@ -170,6 +175,7 @@ class BacktestConfig:
     use_learning_engine: bool = True
     data_dir: str | None = None
     name: str | None = None
+    signal: str | None = None
     calibrator: str | None = None
 
     def __post_init__(self) -> None:
@@ -230,6 +236,11 @@ class BacktestConfig:
         set_(self, "use_learning_engine", bool(self.use_learning_engine))
         if self.name is not None and not isinstance(self.name, str):
             raise ConfigError(f"name={self.name!r} must be a string")
+        if self.signal is not None:
+            try:
+                set_(self, "signal", check_signal_name(self.signal))
+            except StoreError as exc:
+                raise ConfigError(str(exc)) from None
         if self.calibrator is not None and (
             not isinstance(self.calibrator, str) or not self.calibrator.strip()
         ):
@@ -333,6 +344,16 @@ class BacktestConfig:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     # ---------------------------------------------------------------------- engines
+
+    def signal_name(self, recorded_config: Mapping[str, Any] | None = None) -> str:
+        """The signal this backtest's runs belong to: ``signal``, else the default name.
+
+        The default comes from what defines the signals (:func:`core.store.schema.backtest_signal_name`:
+        signal engine, ``min_agree``, ``holding_days``), so reruns at another threshold stay one signal.
+        """
+        if self.signal is not None:
+            return self.signal
+        return backtest_signal_name(recorded_config or self.to_dict())
 
     def resolved_data_dir(self) -> Path:
         """The learning engine's data directory this config uses."""
@@ -610,6 +631,7 @@ def run_backtest(
     try:
         with engine.run(
             kind="backtest",
+            signal=config.signal_name(recorded_config),
             name=name,
             config=recorded_config,
             config_hash=chash,

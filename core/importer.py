@@ -166,6 +166,7 @@ def import_signal_log(
     store: Store,
     skip_bad_rows: bool = False,
     name: str | None = None,
+    signal: str | None = None,
     dry_run: bool = False,
     on_progress: Callable[[str], None] | None = None,
 ) -> ImportResult:
@@ -181,6 +182,10 @@ def import_signal_log(
         Import the good rows and report the bad ones, instead of refusing.
     name : str, optional
         Run name (the file name by default).
+    signal : str, optional
+        The signal (strategy or model) the log belongs to: its baseline, calibrators
+        and drift checks are kept per signal. Default: the file's name without its
+        suffix (``signals_2024.csv`` -> ``signals_2024``).
     dry_run : bool, default False
         Validate and return the preview and row errors; write nothing.
     on_progress : callable, optional
@@ -356,6 +361,7 @@ def import_signal_log(
     with store.write() as conn:
         run_id = store.create_run(
             kind="import", name=name or source, source=str(path.resolve()),
+            signal=signal if signal is not None else path.stem,
             config={"file": str(path.resolve()), "skip_bad_rows": skip_bad_rows,
                     "columns": cols, "n_skipped": int(bad.sum())},
             feature_keys=features, conn=conn,

@@ -10,7 +10,7 @@ Example
 -------
 >>> import tempfile
 >>> with LearningEngine(LearningEngineConfig(data_dir=tempfile.mkdtemp())) as engine:
-...     with engine.run(kind="backtest", name="demo") as run_id:
+...     with engine.run(kind="backtest", name="demo", signal="demo") as run_id:
 ...         engine.record_event(LearningEvent.signal(
 ...             run_id=run_id, ts="2020-01-02", signal_id="1", symbol="AAPL",
 ...             side=1, confidence=0.7))

@@ -92,6 +92,12 @@ with st.form("backtest"):
     )
     seed = int(k4.number_input("Seed", 0, 2**31 - 1, 0, key="bt_seed"))
     name = st.text_input("Run name (optional)", key="bt_name")
+    signal = st.text_input(
+        "Signal (optional)",
+        key="bt_signal",
+        help="The strategy the run belongs to; by default named from the ensemble's settings "
+        "(e.g. ensemble-agree3-hold5). Baselines and calibrators are kept per signal.",
+    )
     submitted = st.form_submit_button(
         "Run backtest", type="primary", icon=":material/play_arrow:", key="bt_submit"
     )
@@ -115,6 +121,7 @@ if submitted:
             "slippage_bps": float(slippage),
             "seed": seed,
             "name": name or None,
+            "signal": signal.strip() or None,
         }
         if source == "upload":
             if uploaded is None:

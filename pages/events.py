@@ -1,6 +1,7 @@
 """Events: browse the raw events, export them, and import your own signal log."""
 
 import datetime as dt
+from pathlib import Path
 
 import streamlit as st
 
@@ -135,6 +136,13 @@ with upload:
                 st.dataframe(result.preview.head(200), hide_index=True, width="stretch")
             if preview.importable:
                 name = st.text_input("Run name", value=uploaded.name, key="ev_import_name")
+                signal = st.text_input(
+                    "Signal",
+                    value=Path(uploaded.name).stem,
+                    key="ev_import_signal",
+                    help="The strategy or model this log belongs to. Baselines, calibrators "
+                    "and drift checks are kept per signal: a new name starts a new signal.",
+                )
                 if st.button(
                     f"Import {result.n_imported:,} signal(s)", type="primary", key="ev_import"
                 ):
@@ -145,6 +153,7 @@ with upload:
                             space=ui.upload_space(),
                             skip_bad_rows=skip_bad,
                             name=name or None,
+                            signal=signal,
                         )
                         st.session_state.pop(ui.UPLOAD_PREVIEW, None)
                         st.session_state[ui.PENDING_RUN] = done.run_id

@@ -329,7 +329,8 @@ def test_cli_backtest_json_on_a_small_synthetic_market(tmp_path, capsys):
     assert payload["config"]["threshold"] == 0.55
     assert payload["config"]["max_positions"] is None
     assert payload["synthetic"] is True
-    assert (tmp_path / "reports" / f"{payload['run_id']}.json").exists()
+    assert (tmp_path / "data" / "reports" / f"{payload['run_id']}.json").exists()
+    assert payload["report_path"].endswith(f"{payload['run_id']}.json")
     assert "signals" in captured.err  # progress per stage on stderr
 
 
@@ -347,5 +348,5 @@ def test_cli_default_runs_on_the_real_sample(tmp_path, capsys):
         (run,) = store.list_runs()
     assert run.source == "sample" and not run.synthetic
     assert run.n_signals >= 1000
-    assert str(tmp_path / "reports") in out
+    assert str(tmp_path / "data" / "reports") in out
     assert math.isfinite(run.n_outcomes) and run.n_outcomes > 0.9 * run.n_signals

@@ -238,7 +238,7 @@ def _expected(run_id: str, signals: pd.DataFrame, outcomes: pd.DataFrame) -> pd.
 def test_a_valid_frame_round_trips_to_the_same_trades_frame(tmp_path_factory, rows):
     signals, outcomes = _frames(rows)
     with Store(tmp_path_factory.mktemp("cols"), timeout=5) as store:
-        run_id = store.create_run(kind="backtest", feature_keys=["feature"])
+        run_id = store.create_run(signal="test-signal", kind="backtest", feature_keys=["feature"])
         store.insert_event_rows([*signal_rows(run_id, signals, extra_columns=("feature",)),
                                  *outcome_rows(run_id, outcomes)])  # fmt: skip
         store.finish_run(run_id, status="completed")

@@ -54,7 +54,7 @@ def test_context_manager_flushes(data_dir):
 
 def test_crash_inside_a_run_marks_it_failed_and_keeps_events(data_dir):
     with LearningEngine(LearningEngineConfig(data_dir=data_dir, max_events_memory=1000)) as engine:
-        with pytest.raises(ZeroDivisionError), engine.run(kind="backtest") as run_id:
+        with pytest.raises(ZeroDivisionError), engine.run(signal="test-signal", kind="backtest") as run_id:
             engine.record_events(_signal(i, run_id) for i in range(12))
             1 / 0  # noqa: B018 - the crash under test
         info = engine.store.get_run(run_id)
@@ -64,7 +64,7 @@ def test_crash_inside_a_run_marks_it_failed_and_keeps_events(data_dir):
 
 
 def test_completed_run_counts(engine):
-    with engine.run(kind="backtest", name="ok", seed=7) as run_id:
+    with engine.run(signal="test-signal", kind="backtest", name="ok", seed=7) as run_id:
         signals, outcomes = make_signals(25)
         assert engine.record_trades(run_id, signals, outcomes) == 50
     info = engine.store.get_run(run_id)
@@ -73,7 +73,7 @@ def test_completed_run_counts(engine):
 
 
 def test_bad_trades_write_nothing(engine):
-    run_id = engine.start_run(kind="backtest")
+    run_id = engine.start_run(signal="test-signal", kind="backtest")
     signals, outcomes = make_signals(10)
     outcomes.loc[4, "return_pct"] = float("nan")
     with pytest.raises(PayloadError, match="return_pct: a value is required; row 4"):
@@ -134,7 +134,7 @@ def test_config_validation(kwargs, message):
 
 def test_update_satisfies_the_protocol(engine):
     assert isinstance(engine, LearningEngineProtocol)
-    run_id = engine.start_run(kind="backtest")
+    run_id = engine.start_run(signal="test-signal", kind="backtest")
     signals, outcomes = make_signals(8)
     summary = {"baseline": {"win_rate": 0.5}, "filtered": {"win_rate": 0.6},
                "improvement": {"win_rate": 0.1}, "applied_threshold": 0.6}  # fmt: skip
@@ -147,7 +147,7 @@ def test_update_satisfies_the_protocol(engine):
 
 def test_shutdown_marks_open_runs_failed(data_dir):
     engine = LearningEngine(LearningEngineConfig(data_dir=data_dir))
-    run_id = engine.start_run(kind="backtest")
+    run_id = engine.start_run(signal="test-signal", kind="backtest")
     engine.shutdown()
     with Store(data_dir) as store:
         assert store.get_run(run_id).status == "failed"

@@ -49,7 +49,7 @@ def sample(tmp_path_factory):
 def test_scenario_basic_operations(sample):
     engine, _, _ = sample
     before = engine.get_stats().persisted
-    with engine.run(kind="import", name="hand-recorded") as run_id:
+    with engine.run(signal="test-signal", kind="import", name="hand-recorded") as run_id:
         for i in range(120):  # more than max_events_memory: flushes on the way
             engine.record_event(LearningEvent.signal(
                 run_id=run_id, ts=pd.Timestamp("2021-01-04", tz="UTC") + pd.Timedelta(days=i),

@@ -21,7 +21,7 @@ def test_flushes_submit_auto_training_once_per_thousand_outcomes(data_dir):
     config = LearningEngineConfig(data_dir=data_dir, max_events_memory=100, executor="thread")
     with LearningEngine(config) as engine:
         signals, outcomes = make_signals(400)
-        with engine.run(kind="import") as run_id:
+        with engine.run(signal="test-signal", kind="import") as run_id:
             engine.record_trades(run_id, signals, outcomes)
         engine.jobs.enable_auto_training("auto", {"run_id": run_id, "method": "platt"})
         # 400 outcomes were recorded before the trigger existed; they do not count.

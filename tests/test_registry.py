@@ -39,7 +39,7 @@ def record_run(store: Store, n: int = 1200, *, seed: int = 0, slope: float = 0.5
          "holding_days": 5.0}
     )  # fmt: skip
     outcomes = pd.DataFrame({"signal_id": ids, "ts": ts + pd.Timedelta(days=5), "return_pct": ret})
-    run_id = store.create_run(kind="backtest", name=f"synthetic {seed}", seed=seed)
+    run_id = store.create_run(signal="test-signal", kind="backtest", name=f"synthetic {seed}", seed=seed)
     store.insert_event_rows([*signal_rows(run_id, signals), *outcome_rows(run_id, outcomes)])
     store.finish_run(run_id, status="completed")
     return run_id

@@ -20,7 +20,7 @@ from tests.conftest import make_signals
 
 def _record_run(store: Store, n: int = 50, *, seed: int = 0, finish: bool = True) -> str:
     signals, outcomes = make_signals(n, seed=seed)
-    run_id = store.create_run(kind="backtest", name="t", seed=seed, config={"n": n})
+    run_id = store.create_run(signal="test-signal", kind="backtest", name="t", seed=seed, config={"n": n})
     store.insert_event_rows([*signal_rows(run_id, signals), *outcome_rows(run_id, outcomes)])
     if finish:
         store.finish_run(run_id, status="completed")
@@ -72,7 +72,7 @@ def test_unknown_run_is_a_clear_error(store):
 
 def test_trades_frame_joins_signals_to_outcomes(store):
     signals, outcomes = make_signals(40, seed=3)
-    run_id = store.create_run(kind="backtest")
+    run_id = store.create_run(signal="test-signal", kind="backtest")
     # An extra signal without an outcome is left out.
     extra = signals.iloc[[0]].assign(signal_id="zz", ts=pd.Timestamp("2030-01-01", tz="UTC"))
     store.insert_event_rows([*signal_rows(run_id, pd.concat([signals, extra])),
@@ -119,7 +119,7 @@ def test_running_run_reads_from_events(store):
 
 
 def test_write_rolls_back_on_error(store):
-    run_id = store.create_run(kind="import")
+    run_id = store.create_run(signal="test-signal", kind="import")
     signals, _ = make_signals(5)
     with pytest.raises(RuntimeError), store.write() as conn:
         store.insert_event_rows(signal_rows(run_id, signals), conn=conn)
@@ -142,7 +142,7 @@ def test_not_a_database_is_a_clear_error(tmp_path):
 
 def _writer(data_dir: str, worker: int, batches: int, per_batch: int) -> None:
     with Store(data_dir, timeout=60) as store:
-        run_id = store.create_run(kind="backtest", name=f"w{worker}")
+        run_id = store.create_run(signal="test-signal", kind="backtest", name=f"w{worker}")
         for b in range(batches):
             signals, outcomes = make_signals(per_batch, seed=worker * 1000 + b)
             signals["signal_id"] = [f"{b:04d}-{i:06d}" for i in range(per_batch)]
@@ -212,7 +212,7 @@ def _open_new_stores(root: str, rounds: int, barrier, failures) -> None:
         barrier.wait()  # every process opens the same brand-new store at once
         try:
             with Store(Path(root) / str(r)) as store:
-                store.create_run(kind="backtest")
+                store.create_run(signal="test-signal", kind="backtest")
         except StoreError as exc:
             failures.put(str(exc))
 

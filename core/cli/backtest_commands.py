@@ -88,6 +88,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     p.add_argument("--name", default=None, help="a label for the run")
     p.add_argument(
+        "--signal",
+        default=None,
+        help="the signal the run belongs to (default: from the ensemble's settings, "
+        "e.g. ensemble-agree3-hold5)",
+    )
+    p.add_argument(
         "--no-learning-engine", action="store_true",
         help="record nothing in the store (the report is still written)",
     )  # fmt: skip
@@ -103,7 +109,7 @@ def _config(args: argparse.Namespace) -> BacktestConfig:
     names = (
         "source", "path", "start", "end", "threshold", "confidence_key", "holding_days",
         "min_agree", "sizing", "position_fraction", "commission_bps", "slippage_bps",
-        "stop_loss_pct", "take_profit_pct", "n_symbols", "n_days", "seed", "name",
+        "stop_loss_pct", "take_profit_pct", "n_symbols", "n_days", "seed", "name", "signal",
     )  # fmt: skip
     values: dict[str, Any] = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
     if args.symbols:

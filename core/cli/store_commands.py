@@ -30,6 +30,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("file", type=Path, help="CSV or Parquet file")
     p.add_argument("--skip-bad-rows", action="store_true", help="import the good rows only")
     p.add_argument("--name", help="run name (default: the file name)")
+    p.add_argument(
+        "--signal",
+        help="the signal (strategy or model) the log belongs to; baselines, calibrators and "
+        "drift checks are per signal (default: the file name without its suffix)",
+    )
     p.add_argument("--dry-run", action="store_true", help="validate only; write nothing")
     add_common_options(p).set_defaults(handler=_import)
 
@@ -62,7 +67,7 @@ def _import(args: argparse.Namespace) -> int:
         try:
             result = import_signal_log(
                 args.file, store=store, skip_bad_rows=args.skip_bad_rows, name=args.name,
-                dry_run=args.dry_run, on_progress=None if args.json else stderr,
+                signal=args.signal, dry_run=args.dry_run, on_progress=None if args.json else stderr,
             )  # fmt: skip
         except ImportFileError as exc:
             if args.json:
@@ -94,7 +99,17 @@ def _runs(args: argparse.Namespace) -> int:
     if args.limit is not None:
         frame = frame.head(args.limit)
     shown = frame[
-        ["id", "kind", "status", "name", "created", "n_signals", "n_outcomes", "synthetic"]
+        [
+            "id",
+            "signal",
+            "kind",
+            "status",
+            "name",
+            "created",
+            "n_signals",
+            "n_outcomes",
+            "synthetic",
+        ]
     ]
     emit(args, frame, print_table(shown))
     return 0

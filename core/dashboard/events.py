@@ -139,10 +139,13 @@ def import_upload(
     space: UploadSpace,
     skip_bad_rows: bool = False,
     name: str | None = None,
+    signal: str | None = None,
 ) -> ImportResult:
-    """Import a previewed upload as a new run (one transaction); the file is deleted after."""
+    """Import a previewed upload as a new run of ``signal`` (one transaction); the file is deleted after."""
     try:
-        return import_signal_log(path, store=store, skip_bad_rows=skip_bad_rows, name=name)
+        return import_signal_log(
+            path, store=store, skip_bad_rows=skip_bad_rows, name=name, signal=signal
+        )
     finally:
         space.discard(path)
 

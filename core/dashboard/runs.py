@@ -43,13 +43,15 @@ __all__ = [
 
 
 def run_label(info: RunInfo) -> str:
-    """``"backtest · sample backtest … · 2026-11-24 12:50"``: kind, name, date (UTC).
+    """``"ensemble-agree3-hold5 · backtest · sample backtest … · 2026-11-24 12:50"``.
+
+    Signal, kind, name, date (UTC).
 
     Failed and synthetic runs say so.
     """
     created = pd.Timestamp(info.created)
     when = created.strftime("%Y-%m-%d %H:%M") if not pd.isna(created) else "?"
-    parts = [info.kind, info.name or info.id, when]
+    parts = [info.signal, info.kind, info.name or info.id, when]
     if info.synthetic:
         parts.append("synthetic")
     if info.status != "completed":
@@ -60,7 +62,7 @@ def run_label(info: RunInfo) -> str:
 def run_table(store: Store) -> pd.DataFrame:
     """The runs of ``store`` for a table, newest first.
 
-    Columns: ``run`` (label), ``kind``, ``status``, ``source``, ``synthetic``,
+    Columns: ``run`` (label), ``signal``, ``kind``, ``status``, ``source``, ``synthetic``,
     ``created`` (UTC), ``signals``, ``outcomes``, ``events``, ``seed``,
     ``error``, ``id``.
     """
@@ -68,6 +70,7 @@ def run_table(store: Store) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "run": [run_label(r) for r in runs],
+            "signal": [r.signal for r in runs],
             "kind": [r.kind for r in runs],
             "status": [r.status for r in runs],
             "source": [r.source for r in runs],

@@ -47,7 +47,15 @@ from core.events import EventType, LearningEvent, new_id, to_utc
 from core.jsonsafe import json_safe
 from core.store.schema import SCHEMA_VERSION, apply_migrations, schema_version
 
-__all__ = ["DB_FILENAME", "EventFilter", "RunInfo", "Store", "default_data_dir"]
+__all__ = [
+    "DB_FILENAME",
+    "MAX_SIGNAL_NAME",
+    "EventFilter",
+    "RunInfo",
+    "Store",
+    "check_signal_name",
+    "default_data_dir",
+]
 
 DB_FILENAME = "signal_lab.db"
 _INSERT_SQL = (
@@ -59,6 +67,34 @@ _S, _O = EventType.SIGNAL_GENERATED.value, EventType.SIGNAL_ACCURACY.value
 #: Trades-frame columns a snapshot stores (the run id is the same on every row).
 SNAPSHOT_COLUMNS: tuple[Column, ...] = tuple(c for c in TRADES_COLUMNS if c.trades != RUN)
 _RUN_STATUSES = ("running", "completed", "failed")
+
+
+#: Longest signal name accepted (characters).
+MAX_SIGNAL_NAME = 100
+
+
+def check_signal_name(value: Any) -> str:
+    """A signal name, stripped; refused when empty, too long or holding control characters.
+
+    Raises
+    ------
+    StoreError
+        With the value and the fix.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise StoreError(
+            f"signal must be a non-empty name, got {value!r}; name the strategy or model the "
+            "run belongs to (CLI: --signal NAME)"
+        )
+    name = value.strip()
+    if len(name) > MAX_SIGNAL_NAME or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise StoreError(
+            f"signal name {name[:40]!r}... is not usable: at most {MAX_SIGNAL_NAME} printable "
+            "characters; choose a shorter plain name"
+            if len(name) > MAX_SIGNAL_NAME
+            else f"signal name {name!r} holds control characters; use plain printable text"
+        )
+    return name
 
 
 def default_data_dir() -> Path:
@@ -93,6 +129,7 @@ class RunInfo:
     n_outcomes: int
     n_events: int
     error: str | None
+    signal: str = ""
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> RunInfo:
@@ -387,23 +424,25 @@ class Store:
         synthetic: bool = False,
         source: str | None = None,
         feature_keys: Iterable[str] = (),
+        signal: str,
         run_id: str | None = None,
         conn: sqlite3.Connection | None = None,
     ) -> str:
-        """Insert a run in status ``running`` and return its id."""
+        """Insert a run of ``signal`` in status ``running`` and return its id."""
         if kind not in _RUN_KINDS:
             raise StoreError(f"kind must be one of {', '.join(_RUN_KINDS)}, got {kind!r}")
+        signal = check_signal_name(signal)
         run_id = run_id or f"run-{new_id()}"
         row = (
             run_id, kind, "running", name, _now_iso(),
             json.dumps(json_safe(dict(config or {})), sort_keys=True, default=str), config_hash,
             data_fingerprint, __version__, seed, int(bool(synthetic)), source,
-            json.dumps(list(feature_keys)),
+            json.dumps(list(feature_keys)), signal,
         )  # fmt: skip
         sql = (
             "INSERT INTO runs (id, kind, status, name, created, config, config_hash, "
-            "data_fingerprint, package_version, seed, synthetic, source, feature_keys) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "data_fingerprint, package_version, seed, synthetic, source, feature_keys, signal) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
         if conn is not None:
             conn.execute(sql, row)
@@ -455,18 +494,27 @@ class Store:
             )
         return RunInfo.from_row(rows[0])
 
-    def list_runs(self, *, limit: int | None = None) -> list[RunInfo]:
-        """Runs, newest first."""
-        sql = "SELECT * FROM runs ORDER BY created DESC, id DESC"
+    def list_runs(self, *, limit: int | None = None, signal: str | None = None) -> list[RunInfo]:
+        """Runs (of one ``signal`` when given), newest first."""
+        where, params = ("WHERE signal = ? ", [signal]) if signal is not None else ("", [])
+        sql = f"SELECT * FROM runs {where}ORDER BY created DESC, id DESC"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return [RunInfo.from_row(r) for r in self.db.query(sql)]
+        return [RunInfo.from_row(r) for r in self.db.query(sql, params)]
+
+    def signals_frame(self) -> pd.DataFrame:
+        """One row per signal: ``signal``, ``runs``, ``completed``, ``last_run`` (created), newest first."""
+        rows = self.db.query(
+            "SELECT signal, COUNT(*) AS runs, SUM(status = 'completed') AS completed, "
+            "MAX(created) AS last_run FROM runs GROUP BY signal ORDER BY last_run DESC"
+        )
+        return pd.DataFrame(list(rows), columns=["signal", "runs", "completed", "last_run"])
 
     def runs_frame(self) -> pd.DataFrame:
         """Runs as a DataFrame (newest first) for tables."""
         runs = self.list_runs()
         cols = [
-            "id", "kind", "status", "name", "source", "synthetic", "created", "finished",
+            "id", "signal", "kind", "status", "name", "source", "synthetic", "created", "finished",
             "n_signals", "n_outcomes", "n_events", "seed", "data_fingerprint", "error",
         ]  # fmt: skip
         return pd.DataFrame([{c: getattr(r, c) for c in cols} for r in runs], columns=cols)

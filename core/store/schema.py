@@ -7,10 +7,39 @@ appending a migration here, never by editing an applied one.
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "apply_migrations", "schema_version"]
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "apply_migrations",
+    "backtest_signal_name",
+    "schema_version",
+]
+
+_ENSEMBLE = "core.signals.ensemble.EnsembleSignalEngine"
+
+
+def backtest_signal_name(config: Mapping[str, Any]) -> str:
+    """The default signal name of a backtest, from what defines its signals.
+
+    The built-in ensemble is named by its agreement rule and holding period
+    (``ensemble-agree3-hold5``); a custom signal engine by its class name. The
+    threshold, costs and market are not part of the name: they are decisions about
+    a signal, or where it is tried, not a different signal.
+    """
+    engine = str(config.get("signal_engine") or _ENSEMBLE)
+    engine = re.sub(r"\[.*\]$", "", engine)  # a calibrated engine keeps its inner name
+    if engine == _ENSEMBLE:
+        return f"ensemble-agree{config.get('min_agree', 3)}-hold{config.get('holding_days', 5)}"
+    return engine.rsplit(".", 1)[-1].lower()
+
 
 MIGRATIONS = Migrations("signal_lab")
 
@@ -251,6 +280,25 @@ def m003_model_lifecycle(db: Database) -> None:
         """
     )
     db.execute("CREATE INDEX ix_drift_alerts_model ON drift_alerts (model_name, acknowledged)")
+
+
+@MIGRATIONS()
+def m004_signals(db: Database) -> None:
+    """Every run belongs to a named signal (a strategy or model): ``runs.signal``.
+
+    Runs recorded before are named here: a backtest by :func:`backtest_signal_name`
+    of its recorded config, an imported log by its run name (the file's name by
+    default).
+    """
+    db.execute("ALTER TABLE runs ADD COLUMN signal TEXT NOT NULL DEFAULT ''")
+    rows = db.execute("SELECT id, kind, name, config FROM runs").fetchall()
+    for run_id, kind, name, config in rows:
+        if kind == "backtest":
+            signal = backtest_signal_name(json.loads(config or "{}"))
+        else:
+            signal = name or "imported"
+        db.execute("UPDATE runs SET signal = ? WHERE id = ?", [signal, run_id])
+    db.execute("CREATE INDEX ix_runs_signal ON runs (signal, created)")
 
 
 #: Number of migrations this code knows; a database at this version is current.
