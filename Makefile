@@ -12,6 +12,8 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
+	# The extended real data (signal-lab[data]): only the wheels' data files are needed.
+	$(PY) -m pip install --quiet --no-deps pmdarima==2.1.1 arch==8.0.0 skfolio==1.12.2
 	touch $(STAMP)
 
 setup: $(STAMP) ## create .venv and install the project with its dev tools

@@ -93,7 +93,7 @@ class BacktestConfig:
 
     Parameters
     ----------
-    source : {"sample", "csv", "parquet", "synthetic", "yfinance"}, default "sample"
+    source : {"sample", "csv", "parquet", "synthetic", "yfinance", "extended", "extended-close-only"}, default "sample"
         Market data source (see :func:`core.data.load_market_data`).
     symbols : tuple of str, optional
         Symbols to trade (a list or a comma-separated string is accepted);

@@ -20,6 +20,8 @@ st.caption(
 
 SOURCES = {
     "sample": "Sample: real daily prices (AAPL, IBM, MSFT, GOOG, FB; 2000–2013)",
+    "extended": "Extended: MSFT 1986–2017, S&P 500 and NASDAQ Composite 1999–2018 (OHLCV)",
+    "extended-close-only": "Extended, close-only: 20 S&P 500 stocks 1990–2022 (closes only)",
     "upload": "Upload your own prices (CSV or Parquet)",
     "synthetic": "Synthetic market (seeded; labelled synthetic)",
 }
