@@ -403,16 +403,16 @@ def cached_drift(
     data_dir: str,
     run_id: str,
     n_events: int,
-    model_name: str,
+    signal: str,
     baseline_id: int,
     window: int | str,
     settings: tuple[tuple[str, float], ...],
 ) -> dash.DriftTimeline:
     """``baseline_id`` keys the cache: setting a new baseline recomputes."""
     engine = get_engine(data_dir)
-    record = dash.baseline_record(engine, model_name)
+    record = dash.baseline_record(engine, signal)
     if record is None or record.id != baseline_id:
-        raise DriftError(f"model {model_name!r} has no baseline #{baseline_id}; set one first")
+        raise DriftError(f"signal {signal!r} has no baseline #{baseline_id}; set one first")
     frame = keyed_trades(data_dir, run_id, n_events, record.key)[0]
     return dash.drift_timeline(
         frame,

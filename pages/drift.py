@@ -29,51 +29,48 @@ if thresholds is None:
     st.stop()
 settings = tuple(thresholds.to_dict().items())  # hashable, for the cached timeline
 
-# --- Baseline -------------------------------------------------------------------------------
-st.subheader("Baseline")
-c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
-model_name = (
-    c1.text_input(
-        "Model",
-        value="signal",
-        key="drift_model",
-        help="Baselines and alerts are kept per model name.",
-    ).strip()
-    or "signal"
-)
-share = c2.slider(
-    "Baseline: the first part of this run (%)",
-    10,
-    90,
-    30,
-    step=5,
-    key="drift_share",
-    help="The trades later windows are compared with.",
-)
-if c3.button("Set baseline", type="primary", key="drift_set"):
-    with ui.shown_errors("Could not set the baseline: "):
-        record = dash.set_baseline(
-            engine,
-            model_name=model_name,
-            run_id=run.id,
-            trades=ui.trades(run, key),
-            share=share / 100.0,
-            key=key,
-            thresholds=thresholds,
+# --- Baseline in force ----------------------------------------------------------------------
+# Baselines are kept per signal: a run is only ever compared with its own signal's baseline.
+status = dash.baseline_status(engine, run.id)
+labels = {r.id: dash.run_label(r) for r in ui.store().list_runs(signal=run.signal)}
+
+
+def set_baseline_form(label: str) -> None:
+    """One click to set this run's first months as the signal's baseline."""
+    c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
+    months = int(
+        c1.number_input(
+            "Months", 1, 600, 12, key="drift_months", help="From the run's first trade."
         )
-        st.toast(
-            f"Baseline #{record.id} set for {model_name}: {record.n:,} trades.",
-            icon=":material/check:",
-        )
-record = dash.baseline_record(engine, model_name)
-if record is None:
-    st.info(
-        f"Model **{model_name}** has no baseline yet. Set one from the first part of this run; the "
-        "rest of the run (or any later run) is then compared with it window by window.",
-        icon=":material/info:",
     )
+    if c2.button(label, type="primary", key="drift_set"):
+        with ui.shown_errors("Could not set the baseline: "):
+            record = dash.set_baseline(
+                engine,
+                run_id=run.id,
+                trades=ui.trades(run, key),
+                months=months,
+                key=key,
+                thresholds=thresholds,
+            )
+            st.toast(f"Baseline #{record.id} set: {record.n:,} trades.", icon=":material/check:")
+            st.rerun()
+
+
+if not status.usable:
+    st.warning(
+        f"{dash.md_text(status.reason)} This run is never compared with another signal's "
+        "baseline: set one from this run's first months.",
+        icon=":material/warning:",
+    )
+    set_baseline_form(f"Set this run's first months as the baseline of {run.signal}")
     st.stop()
-st.caption(dash.describe_baseline(record))
+record = status.record
+st.info(
+    dash.describe_baseline(status, run_label=labels.get(record.run_id)), icon=":material/anchor:"
+)
+with st.expander("Replace the baseline"):
+    set_baseline_form("Set this run's first months as the new baseline")
 
 # --- Windows over time ------------------------------------------------------------------------
 st.subheader("Windows against the baseline")
@@ -97,11 +94,18 @@ else:
 
 with ui.shown_errors():
     timeline = ui.cached_drift(
-        ui.data_dir(), run.id, run.n_events, model_name, record.id, window, settings
+        ui.data_dir(), run.id, run.n_events, run.signal, record.id, window, settings
     )
     counts = timeline.frame["severity"].value_counts()
     m1, m2, m3 = st.columns(3)
     m1.metric("Windows", f"{len(timeline.frame):,}")
+    last = timeline.frame.iloc[-1]
+    st.caption(
+        f"{int(timeline.frame['n_trades'].sum()):,} trades in all, the newest included: the "
+        f"last window ends {pd.Timestamp(last['window_end']):%Y-%m-%d}"
+        + (f" and is partial ({int(last['n_trades']):,} trades)." if bool(last["partial"]) else ".")
+        + " Windows inside the baseline period are marked and never alert."
+    )
     m2.metric("Warning", f"{int(counts.get('warning', 0)):,}")
     m3.metric("Critical", f"{int(counts.get('critical', 0)):,}")
     st.plotly_chart(dash.drift_figure(timeline), key="drift_chart")
@@ -136,8 +140,8 @@ if len(trades):
         with ui.shown_errors("Could not check drift: "):
             check, findings = dash.check_window(
                 engine,
-                model_name=model_name,
                 run_id=run.id,
+                trades=trades,
                 start=pd.Timestamp(start, tz="UTC"),
                 end=pd.Timestamp(end, tz="UTC") + pd.Timedelta(days=1),
                 thresholds=thresholds,
@@ -162,9 +166,9 @@ if len(trades):
 # --- Alerts --------------------------------------------------------------------------------
 st.subheader("Alerts")
 with ui.shown_errors():
-    alerts = dash.alerts_table(engine)
-    if alerts is None or alerts.empty:
-        st.caption("No alerts recorded.")
+    alerts = dash.alerts_table(engine, signal=run.signal)
+    if alerts.empty:
+        st.caption(f"No alerts recorded for signal {dash.md_text(run.signal)}.")
     else:
         st.dataframe(
             alerts,

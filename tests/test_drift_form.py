@@ -77,7 +77,6 @@ def test_a_changed_value_changes_the_thresholds_passed_on(drift_page, monkeypatc
 
     monkeypatch.setattr(core.dashboard, "set_baseline", spy)
     at = drift_page
-    at.text_input(key="drift_model").set_value("drift-form").run()
     _inputs(at)["psi_warning"].set_value(0.15).run()
     _inputs(at)["detector_critical"].set_value(3).run()
     assert not at.error, [e.value for e in at.error]

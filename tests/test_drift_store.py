@@ -167,17 +167,38 @@ def test_monitor_is_rolling_drift_of_a_run(store, monitor):
     assert {"window_start", "psi", "win_rate", "severity"} <= set(against_model.columns)
 
 
-def test_drift_cli(data_dir, store, capsys):
+def test_drift_cli_works_per_signal_and_names_the_baseline(data_dir, store, capsys):
     run_id = record_run(store, 800)
     d = ["--data-dir", str(data_dir)]
-    assert main(["drift", "baseline", "cal", "--run", run_id, "--end", "2016-01-01", *d]) == 0
-    assert "baseline 1 of cal" in capsys.readouterr().out
-    assert (
-        main(["drift", "check", "cal", "--run", run_id, "--start", "2016-01-01", "--json", *d]) == 0
-    )
+    assert main(["drift", "check", run_id, *d]) == 2
+    err = capsys.readouterr().err
+    assert "signal 'test-signal' has no drift baseline yet" in err
+    assert f"signal-lab drift baseline {run_id} --months 12" in err
+    assert main(["drift", "baseline", run_id, "--months", "12", *d]) == 0
+    out = capsys.readouterr().out
+    assert f"baseline #1 of signal 'test-signal': 365 trades of run {run_id}" in out
+    assert "2015-01-01 to 2015-12-31" in out
+    assert main(["drift", "check", run_id, "--start", "2016-01-01", "--json", *d]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["baseline_id"] == 1 and "findings" in result["report"]
-    assert main(["drift", "alerts", "--json", *d]) == 0
+    assert result["baseline"]["signal"] == "test-signal" and result["baseline"]["usable"]
+    assert main(["drift", "alerts", "--signal", "test-signal", "--json", *d]) == 0
     assert isinstance(json.loads(capsys.readouterr().out), list)
-    assert main(["drift", "check", "nobaseline", *d]) == 2
-    assert "no drift baseline" in capsys.readouterr().err
+
+
+def test_a_new_signal_never_uses_another_signals_baseline(data_dir, store, capsys):
+    sample = record_run(store, 800)
+    DriftMonitor(store).set_baseline_from_run(sample, months=12)
+    imported = record_run(store, 600, seed=3, signal="new-desk")
+    monitor = DriftMonitor(store)
+    status = monitor.status(imported)
+    assert not status.usable and status.record is None
+    assert "signal 'new-desk' has no drift baseline yet" in status.reason
+    with pytest.raises(DriftError, match="new-desk.*no drift baseline"):
+        monitor.check_run(imported)
+    # the generic check refuses a baseline whose source run is of another signal
+    with pytest.raises(DriftError, match="only against its own signal's baseline"):
+        monitor.check("test-signal", run_id=imported)
+    assert main(["drift", "check", imported, "--data-dir", str(data_dir)]) == 2
+    assert "new-desk" in capsys.readouterr().err
+    assert monitor.alerts().empty

@@ -196,12 +196,21 @@ def test_calibrators_are_fitted_walk_forward_and_one_is_registered(monkeypatch, 
 
 
 def test_drift_baseline_then_windows_then_alerts(monkeypatch, recorded):
-    at = _open(_app(monkeypatch, recorded["dir"]), "drift", recorded["import"])
-    at.text_input(key="drift_model").set_value("pages-drift").run()
-    assert "has no baseline yet" in _texts(at)
+    # the backtest's signal gets a baseline; the imported log's signal must not use it
+    at = _open(_app(monkeypatch, recorded["dir"]), "drift", recorded["backtest"])
+    at.button(key="drift_set").click().run()
+    assert "Baseline in force: signal" in _texts(at)
+    at = _open(at, "drift", recorded["import"])
+    texts = _texts(at).replace("\\", "")
+    assert "signal 'synthetic_signals' has no drift baseline yet" in texts
+    assert "never compared with another signal's baseline" in texts
+    assert "Drift against the baseline" not in " ".join(_chart_titles(at))
+    at.number_input(key="drift_months").set_value(1).run()  # the log spans 11 weeks
     at.button(key="drift_set").click().run()
     assert not at.error, [e.value for e in at.error]
-    assert "Baseline of model" in _texts(at)
+    texts = _texts(at).replace("\\", "")
+    assert "Baseline in force: signal **synthetic_signals**" in texts
+    assert "the newest included" in texts
     assert any("Drift against the baseline" in t for t in _chart_titles(at))
     at.button(key="drift_check").click().run()
     assert not at.error, [e.value for e in at.error]

@@ -22,7 +22,9 @@ from core.signals.calibrated import CalibratedSignalEngine
 from core.store import Store
 
 
-def record_run(store: Store, n: int = 1200, *, seed: int = 0, slope: float = 0.5) -> str:
+def record_run(
+    store: Store, n: int = 1200, *, seed: int = 0, slope: float = 0.5, signal: str = "test-signal"
+) -> str:
     """A finished run whose confidence is informative but miscalibrated.
 
     P(win) = 0.5 + slope * (confidence - 0.5) * 0.6, confidence ~ Beta(4, 4);
@@ -39,7 +41,7 @@ def record_run(store: Store, n: int = 1200, *, seed: int = 0, slope: float = 0.5
          "holding_days": 5.0}
     )  # fmt: skip
     outcomes = pd.DataFrame({"signal_id": ids, "ts": ts + pd.Timedelta(days=5), "return_pct": ret})
-    run_id = store.create_run(signal="test-signal", kind="backtest", name=f"synthetic {seed}", seed=seed)
+    run_id = store.create_run(signal=signal, kind="backtest", name=f"synthetic {seed}", seed=seed)
     store.insert_event_rows([*signal_rows(run_id, signals), *outcome_rows(run_id, outcomes)])
     store.finish_run(run_id, status="completed")
     return run_id

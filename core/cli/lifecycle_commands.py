@@ -280,33 +280,42 @@ def _jobs_show(args: argparse.Namespace) -> int:
 
 def _register_drift(subparsers: argparse._SubParsersAction) -> None:
     drift = subparsers.add_parser(
-        "drift", help="drift baselines, checks and alerts",
-        description="Set a model's drift baseline, check trades against it, list alerts.",
+        "drift", help="drift baselines, checks and alerts (per signal)",
+        description=(
+            "Baselines are kept per signal: a run is checked only against the baseline of the "
+            "signal it belongs to, never another signal's."
+        ),
     )  # fmt: skip
     sub = drift.add_subparsers(dest="drift_command", metavar="ACTION")
     sub.required = True
 
-    p = sub.add_parser("baseline", help="store a model's drift baseline from a run's window")
-    p.add_argument("model")
-    _window_options(p, "baseline window")
+    p = sub.add_parser(
+        "baseline", help="make the first months of a run its signal's drift baseline"
+    )
+    p.add_argument("run_id", metavar="RUN_ID")
+    p.add_argument(
+        "--months", type=int, default=None, help="months from the run's first trade (default 12)"
+    )
+    p.add_argument("--share", type=float, default=None, help="or: the first share of its trades")
     p.add_argument("--key", default="confidence")
     add_common_options(p).set_defaults(handler=_drift_baseline)
 
     p = sub.add_parser(
-        "check", help="check a run's window against the baseline; store alerts",
+        "check", help="check a run (or a window of it) against its signal's baseline; store alerts",
         description=(
-            "Compare a window of a run with the model's baseline (confidence distribution, win "
-            "rate, calibration, returns, streaming detectors); warnings and critical findings "
-            "are stored as alerts, once per window."
+            "Compare a run with its signal's baseline (confidence distribution, win rate, "
+            "calibration, returns, calibrated streaming detectors) and say which baseline was "
+            "used; warnings and critical findings are stored as alerts, once per window."
         ),
     )  # fmt: skip
-    p.add_argument("model")
-    _window_options(p, "window checked")
+    p.add_argument("run_id", metavar="RUN_ID")
+    p.add_argument("--start", default=None, help="first entry time checked (ISO 8601)")
+    p.add_argument("--end", default=None, help="entry times before this (ISO 8601)")
     p.add_argument("--check", action="store_true", help="exit with status 1 on any alert")
     add_common_options(p).set_defaults(handler=_drift_check)
 
     p = sub.add_parser("alerts", help="stored drift alerts, newest first")
-    p.add_argument("--model", default=None)
+    p.add_argument("--signal", default=None)
     p.add_argument("--severity", choices=("warning", "critical"), default=None)
     p.add_argument("--unacknowledged", action="store_true", help="only alerts not acknowledged")
     p.add_argument("--ack", type=int, action="append", default=None, metavar="ID",
@@ -317,27 +326,27 @@ def _register_drift(subparsers: argparse._SubParsersAction) -> None:
 
 def _drift_baseline(args: argparse.Namespace) -> int:
     with _engine(args) as engine:
-        record = engine.set_drift_baseline(args.model, args.run_id, _window(args), args.key)
-    text = (
-        f"baseline {record.id} of {record.model_name}: {record.n} trades of run {record.run_id} "
-        f"({record.window_start:%Y-%m-%d} to {record.window_end:%Y-%m-%d}), key {record.key}"
-    )
-    emit(args, record, text)
+        engine.drift.set_baseline_from_run(
+            args.run_id, months=args.months, share=args.share, key=args.key
+        )
+        status = engine.drift.status(args.run_id)
+    emit(args, status, f"set {status.describe()}")
     return 0
 
 
 def _drift_check(args: argparse.Namespace) -> int:
     with _engine(args) as engine:
-        result = engine.check_drift(args.model, run_id=args.run_id, window=_window(args))
+        status = engine.drift.status(args.run_id)
+        result = engine.drift.check_run(args.run_id, window=_window(args))
     report = result.report
     lines = [
-        f"{args.model}: {report.n_current} trades ({result.window_start:%Y-%m-%d} to "
-        f"{result.window_end:%Y-%m-%d}) against baseline {result.baseline_id}: "
-        f"{result.severity.upper()}",
+        f"run {args.run_id}: {report.n_current} trades ({result.window_start:%Y-%m-%d} to "
+        f"{result.window_end:%Y-%m-%d}): {result.severity.upper()}",
+        f"against {status.describe()}",
         f"alerts: {len(result.new_alert_ids)} new, {len(result.existing_alert_ids)} already stored",
     ]
     lines += [f"  [{f.severity}] {f.metric}: {f.message}" for f in report.findings]
-    emit(args, result, "\n".join(lines))
+    emit(args, {"baseline": status.to_dict(), **result.to_dict()}, "\n".join(lines))
     return 1 if args.check and report.alerts else 0
 
 
@@ -346,7 +355,7 @@ def _drift_alerts(args: argparse.Namespace) -> int:
         for alert_id in args.ack or []:
             engine.drift.acknowledge(alert_id)
         frame = engine.drift.alerts(
-            args.model, severity=args.severity,
+            args.signal, severity=args.severity,
             acknowledged=False if args.unacknowledged else None, limit=args.limit,
         )  # fmt: skip
     cols = ["id", "model_name", "metric", "severity", "baseline_value", "current_value",

@@ -1,11 +1,10 @@
-"""The Drift page: a model's baseline, a run's windows against it, checks and alerts."""
+"""The Drift page: the baseline of the run's signal, windows against it, checks and alerts."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -13,8 +12,10 @@ from core import figures
 from core.analytics.drift import DriftBaseline, DriftThresholds, rolling_drift
 from core.dashboard._common import md_text
 from core.dashboard.labels import KEY_LABELS
-from core.errors import DriftError, InsufficientDataError, ValidationError
+from core.errors import DriftError
 from core.learning import LearningEngine
+from core.lifecycle.drift import BaselineStatus, DriftCheck
+from core.store.drift import BaselineRecord
 from core.trades import validate_trades
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "acknowledge_alert",
     "alerts_table",
     "baseline_record",
+    "baseline_status",
     "check_window",
     "default_window",
     "describe_baseline",
@@ -33,47 +35,49 @@ __all__ = [
 ]
 
 
+def baseline_status(engine: LearningEngine, run_id: str) -> BaselineStatus:
+    """Which baseline the run is checked against (its own signal's), or why none."""
+    return engine.drift.status(run_id)
+
+
 def set_baseline(
     engine: LearningEngine,
     *,
-    model_name: str,
     run_id: str,
     trades: pd.DataFrame,
-    share: float,
+    months: int | None = None,
+    share: float | None = None,
     key: str = "confidence",
     thresholds: DriftThresholds | None = None,
-) -> Any:
-    """Store the drift baseline of ``model_name``: the first ``share`` of a run's trades.
-
-    Returns the stored :class:`~core.store.drift.BaselineRecord`.
-    """
-    if not 0.0 < share <= 1.0:
-        raise ValidationError(f"baseline share must lie in (0, 1], got {share!r}")
+) -> BaselineRecord:
+    """Make the run's first ``months`` (or ``share`` of its trades) its signal's baseline."""
     usable = validate_trades(trades, key=key)
-    cut = max(round(len(usable) * share), 1)
-    return engine.drift.set_baseline(
-        model_name.strip() or "signal", run_id, key=key, trades=usable.iloc[:cut],
-        thresholds=thresholds,
-    )  # fmt: skip
+    return engine.drift.set_baseline_from_run(
+        run_id, months=months, share=share, key=key, trades=usable, thresholds=thresholds
+    )
 
 
-def baseline_record(engine: LearningEngine, model_name: str) -> Any | None:
-    """The active baseline record of ``model_name``, or None when it has none."""
+def baseline_record(engine: LearningEngine, signal: str) -> BaselineRecord | None:
+    """The active baseline record of ``signal``, or None when it has none."""
     try:
-        return engine.drift.baseline_record(model_name)
+        return engine.drift.baseline_record(signal)
     except DriftError:
         return None
 
 
-def describe_baseline(record: Any) -> str:
-    """One line about a stored baseline, for a caption."""
+def describe_baseline(status: BaselineStatus, *, run_label: str | None = None) -> str:
+    """The baseline in force, for the top of the Drift page (Markdown, user strings escaped)."""
+    record = status.record
+    if record is None:
+        return md_text(status.reason)
     when = ""
     if record.window_start is not None and record.window_end is not None:
         when = f", {record.window_start:%Y-%m-%d} → {record.window_end:%Y-%m-%d}"
+    source = md_text(run_label) if run_label else md_text(record.run_id)
     return (
-        f"Baseline of model **{md_text(record.model_name)}** (#{record.id}): {record.n:,} trades "
-        f"of run {md_text(record.run_id)}{when}, on {KEY_LABELS.get(record.key, record.key).lower()}; set "
-        f"{record.created:%Y-%m-%d %H:%M} UTC."
+        f"Baseline in force: signal **{md_text(status.signal)}** (#{record.id}) — "
+        f"{record.n:,} trades of run {source}{when}, on "
+        f"{KEY_LABELS.get(record.key, record.key).lower()}; set {record.created:%Y-%m-%d %H:%M} UTC."
     )
 
 
@@ -112,11 +116,6 @@ def drift_timeline(
     """The run's windows against a stored baseline (:func:`rolling_drift`)."""
     baseline = DriftBaseline.from_dict(record.baseline)
     t = thresholds if thresholds is not None else DriftThresholds.from_dict(record.thresholds)
-    if isinstance(window, int | np.integer) and len(trades) < window:
-        raise InsufficientDataError(
-            f"the run has {len(trades):,} trades, fewer than one window of {int(window):,}; "
-            "use a smaller window"
-        )
     frame = rolling_drift(
         trades, baseline, window=window, key=baseline.key, thresholds=t, min_trades=min_trades
     )
@@ -129,8 +128,8 @@ def drift_timeline(
 def drift_table(timeline: DriftTimeline) -> pd.DataFrame:
     """The per-window statistics worth a table (win rate in %)."""
     f = timeline.frame
-    cols = ["window_start", "window_end", "n", "psi", "ks_p", "win_rate", "brier", "ece",
-            "mean_return", "sharpe", "severity"]  # fmt: skip
+    cols = ["window_start", "window_end", "n_trades", "partial", "in_baseline", "psi", "ks_p",
+            "win_rate", "brier", "ece", "mean_return", "sharpe", "severity"]  # fmt: skip
     out = f[[c for c in cols if c in f]].copy()
     if "win_rate" in out:
         out["win_rate"] = out["win_rate"] * 100.0
@@ -140,19 +139,19 @@ def drift_table(timeline: DriftTimeline) -> pd.DataFrame:
 def check_window(
     engine: LearningEngine,
     *,
-    model_name: str,
     run_id: str,
     start: Any,
     end: Any,
+    trades: pd.DataFrame | None = None,
     thresholds: DriftThresholds | None = None,
-) -> tuple[Any, pd.DataFrame]:
-    """Check a run's window ``[start, end)`` against the model's baseline; store alerts.
+) -> tuple[DriftCheck, pd.DataFrame]:
+    """Check a run's window ``[start, end)`` against its signal's baseline; store alerts.
 
     Returns the :class:`~core.lifecycle.drift.DriftCheck` and its findings as a
     table (metric, baseline, current, statistic, p-value, severity, message).
     """
-    check = engine.drift.check(
-        model_name, run_id=run_id, window=(start, end), thresholds=thresholds
+    check = engine.drift.check_run(
+        run_id, window=(start, end), trades=trades, thresholds=thresholds
     )
     findings = check.report.to_frame()
     keep = ["metric", "baseline_value", "current_value", "statistic", "p_value", "severity",
@@ -164,9 +163,11 @@ _ALERT_COLUMNS = ("id", "created", "model_name", "metric", "severity", "message"
                   "window_start", "window_end", "acknowledged")  # fmt: skip
 
 
-def alerts_table(engine: LearningEngine, *, limit: int | None = None) -> pd.DataFrame:
-    """Stored drift alerts, newest first."""
-    frame = engine.drift.alerts(limit=limit)
+def alerts_table(
+    engine: LearningEngine, *, signal: str | None = None, limit: int | None = None
+) -> pd.DataFrame:
+    """Stored drift alerts (of one ``signal`` when given), newest first."""
+    frame = engine.drift.alerts(signal, limit=limit)
     return frame[[c for c in _ALERT_COLUMNS if c in frame]]
 
 

@@ -17,9 +17,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.analytics.drift import DriftBaseline, DriftThresholds
 from core.errors import ConfigError
 from core.figures._style import AMBER, BLUE, GREEN, GREY, RED, finish, finite_or_nan, key_label
-from core.analytics.drift import DriftBaseline, DriftThresholds
 
 __all__ = ["drift_chart"]
 

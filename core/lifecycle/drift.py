@@ -28,8 +28,6 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from core.errors import ConfigError, DriftError
-from core.analytics.drift.detectors import DriftDetector
 from core.analytics.drift import (
     DEFAULT_MIN_TRADES,
     DriftBaseline,
@@ -39,11 +37,13 @@ from core.analytics.drift import (
     check_against_baseline,
     rolling_drift,
 )
+from core.analytics.drift.detectors import DriftDetector
+from core.errors import ConfigError, DriftError, RunNotFoundError
 from core.store import Store
 from core.store.drift import ALERT_COLUMNS, AlertRecord, BaselineRecord, DriftTables
 from core.trade_windows import Window, load_trades, trades_in_window
 
-__all__ = ["DriftCheck", "DriftMonitor"]
+__all__ = ["BaselineStatus", "DriftCheck", "DriftMonitor"]
 
 _SEVERITIES = ("warning", "critical")
 
@@ -98,6 +98,57 @@ class DriftCheck:
             "window_start": self.window_start.isoformat(),
             "window_end": self.window_end.isoformat(),
             "report": self.report.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class BaselineStatus:
+    """Which baseline a run is checked against, and whether it may be.
+
+    Attributes
+    ----------
+    run_id : str
+        The run to check.
+    signal : str
+        The signal it belongs to; baselines are looked up by signal.
+    record : BaselineRecord or None
+        The signal's active baseline (None: it has none).
+    usable : bool
+        A baseline exists and comes from a run of the same signal.
+    reason : str
+        Why not, in words (empty when usable).
+    fix : str
+        What to do about it (empty when usable).
+    """
+
+    run_id: str
+    signal: str
+    record: BaselineRecord | None
+    usable: bool
+    reason: str = ""
+    fix: str = ""
+
+    def describe(self) -> str:
+        """One line: the baseline in force (signal, run, window, trades), or why there is none."""
+        if not self.usable or self.record is None:
+            return f"{self.reason} {self.fix}".strip()
+        r = self.record
+        when = ""
+        if r.window_start is not None and r.window_end is not None:
+            when = f", {r.window_start:%Y-%m-%d} to {r.window_end:%Y-%m-%d}"
+        return (
+            f"baseline #{r.id} of signal {self.signal!r}: {r.n:,} trades of run {r.run_id}"
+            f"{when}, on {r.key}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "signal": self.signal,
+            "usable": self.usable,
+            "reason": self.reason,
+            "fix": self.fix,
+            "baseline": None if self.record is None else self.record.to_dict(),
         }
 
 
@@ -210,6 +261,117 @@ class DriftMonitor:
         """Every stored baseline (of one model when given), oldest first."""
         return self.sql.list_baselines(model_name)
 
+    # ----------------------------------------------------------------- per signal
+
+    def status(self, run_id: str) -> BaselineStatus:
+        """The baseline ``run_id`` is checked against: its signal's, and only if it is usable.
+
+        Never another signal's baseline: a baseline whose source run belongs to a
+        different signal is reported unusable, with the fix.
+        """
+        run = self.store.get_run(run_id)
+        record = self.sql.active_baseline(run.signal)
+        fix = (
+            f"set this run's first months as the baseline: "
+            f"`signal-lab drift baseline {run.id} --months 12` (or the Drift page's button)"
+        )
+        if record is None:
+            return BaselineStatus(
+                run.id, run.signal, None, False,
+                reason=f"signal {run.signal!r} has no drift baseline yet.", fix=fix,
+            )  # fmt: skip
+        source = self._run_signal(record.run_id)
+        if source is not None and source != run.signal:
+            return BaselineStatus(
+                run.id, run.signal, record, False,
+                reason=f"baseline #{record.id} was set from run {record.run_id} of signal "
+                f"{source!r}, not {run.signal!r}.",
+                fix=fix,
+            )  # fmt: skip
+        return BaselineStatus(run.id, run.signal, record, True)
+
+    def _run_signal(self, run_id: str | None) -> str | None:
+        if run_id is None:
+            return None
+        try:
+            return self.store.get_run(run_id).signal
+        except RunNotFoundError:
+            return None
+
+    def set_baseline_from_run(
+        self,
+        run_id: str,
+        *,
+        months: int | None = None,
+        share: float | None = None,
+        key: str = "confidence",
+        trades: pd.DataFrame | None = None,
+        thresholds: DriftThresholds | Mapping[str, Any] | None = None,
+    ) -> BaselineRecord:
+        """Make the first ``months`` (or ``share``) of a run its signal's baseline.
+
+        Parameters
+        ----------
+        run_id : str
+            The run; its signal owns the baseline.
+        months : int, optional
+            Calendar months from the run's first entry (default 12 when neither
+            ``months`` nor ``share`` is given).
+        share : float, optional
+            Instead of months: the first fraction of the run's trades, in (0, 1].
+        key : str, default "confidence"
+            Score column summarised.
+        trades : DataFrame, optional
+            The run's trades ready for ``key`` (e.g. with an out-of-sample
+            ``calibrated_probability``); read from the store when None.
+        thresholds : DriftThresholds or mapping, optional
+            Severity levels stored with the baseline.
+
+        Returns
+        -------
+        BaselineRecord
+            It records the run and the window it came from.
+        """
+        run = self.store.get_run(run_id)
+        frame = load_trades(self.store, run.id) if trades is None else trades
+        frame = frame.sort_values("entry_time", kind="stable")
+        if share is not None:
+            if not 0.0 < float(share) <= 1.0:
+                raise ConfigError(f"share must lie in (0, 1], got {share!r}")
+            head = frame.iloc[: max(round(len(frame) * float(share)), 1)]
+        else:
+            n = 12 if months is None else months
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise ConfigError(f"months must be a whole number >= 1, got {months!r}")
+            start = frame["entry_time"].iloc[0] if len(frame) else None
+            head = frame if start is None else trades_in_window(
+                frame, (start, start + pd.DateOffset(months=n))
+            )  # fmt: skip
+        return self.set_baseline(run.signal, run.id, key=key, trades=head, thresholds=thresholds)
+
+    def check_run(
+        self,
+        run_id: str,
+        *,
+        window: Window = None,
+        trades: pd.DataFrame | None = None,
+        thresholds: DriftThresholds | Mapping[str, Any] | None = None,
+    ) -> DriftCheck:
+        """Check a run (or its ``window``) against its own signal's baseline; store alerts.
+
+        Raises
+        ------
+        DriftError
+            The signal has no usable baseline; the message says which and how to set one.
+        """
+        state = self.status(run_id)
+        if not state.usable:
+            raise DriftError(f"{state.reason} {state.fix}")
+        frame = load_trades(self.store, run_id) if trades is None else trades
+        return self.check(
+            state.signal, trades_in_window(frame, window), run_id=run_id, thresholds=thresholds
+        )
+
     # ----------------------------------------------------------------- check
 
     def check(
@@ -257,6 +419,17 @@ class DriftMonitor:
         limits = self._thresholds(thresholds)
         if limits is None:
             limits = DriftThresholds.from_dict(record.thresholds)
+        checked = run_id if run_id is not None else (
+            None if current_trades is None else _run_of(current_trades)
+        )  # fmt: skip
+        own, theirs = self._run_signal(checked), self._run_signal(record.run_id)
+        if own is not None and theirs is not None and own != theirs:
+            raise DriftError(
+                f"run {checked} belongs to signal {own!r}, but baseline #{record.id} of "
+                f"{model_name!r} comes from run {record.run_id} of signal {theirs!r}; a run is "
+                f"checked only against its own signal's baseline: "
+                f"`signal-lab drift baseline {checked} --months 12`"
+            )
         if current_trades is None:
             if run_id is None:
                 run_id = self.store.latest_run_id()

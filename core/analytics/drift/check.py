@@ -507,8 +507,8 @@ def compare_windows(
     >>> report = compare_windows(trades(2000, 0.55), trades(1000, 0.45))
     >>> [f.metric for f in report.alerts]  # doctest: +NORMALIZE_WHITESPACE
     ['win_rate', 'mean_return', 'sharpe', 'page_hinkley_win', 'cusum_win']
-    >>> report.finding("cusum_win").detected_at  # position in the current window
-    251
+    >>> report.finding("cusum_win").detected_at  # position in the current window (a 10-point drop)
+    287
     """
     min_trades = _check_min_trades(min_trades)
     wb = _window(baseline_trades, key=key, min_trades=min_trades, label="baseline")

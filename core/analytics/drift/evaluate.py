@@ -323,7 +323,8 @@ def family_wise_false_alarms(
     -------
     DataFrame
         One row per base rate: ``windows``, ``any_warning`` (share of checks with
-        any alert), ``any_critical``, and ``by_metric`` (alert share per metric).
+        any alert), ``any_critical``, ``seeds_with_warning`` / ``seeds_with_critical``
+        (share of streams with at least one), and ``by_metric`` (alert share per metric).
     """
     from core.analytics.drift.baseline import baseline_from_trades
     from core.analytics.drift.check import check_against_baseline
@@ -333,6 +334,7 @@ def family_wise_false_alarms(
     for j, rate in enumerate(cfg.base_rates):
         sev: list[str] = []
         per_metric: dict[str, int] = {}
+        seed_warn = seed_crit = 0
         for i in range(cfg.seeds):
             s = seed + 1000 * j + i
             f = synthetic_stream(cfg.n_trades, base_rate=rate, seed=s)
@@ -342,12 +344,16 @@ def family_wise_false_alarms(
             )  # fmt: skip
             m = (cfg.n_trades - cfg.n_baseline) // cfg.window
             m = m if max_windows is None else min(m, max_windows)
+            stream: list[str] = []
             for k in range(m):
                 lo = cfg.n_baseline + k * cfg.window
                 report = check_against_baseline(base, f.iloc[lo : lo + cfg.window])
-                sev.append(report.severity)
+                stream.append(report.severity)
                 for a in report.alerts:
                     per_metric[a.metric] = per_metric.get(a.metric, 0) + 1
+            sev.extend(stream)
+            seed_warn += any(x != "ok" for x in stream)
+            seed_crit += any(x == "critical" for x in stream)
         n = len(sev)
         rows.append(
             {
@@ -356,6 +362,8 @@ def family_wise_false_alarms(
                 "windows": n,
                 "any_warning": float(np.mean([x != "ok" for x in sev])),
                 "any_critical": float(np.mean([x == "critical" for x in sev])),
+                "seeds_with_warning": seed_warn / cfg.seeds,
+                "seeds_with_critical": seed_crit / cfg.seeds,
                 "by_metric": {k: v / n for k, v in sorted(per_metric.items())},
             }
         )
