@@ -1,7 +1,7 @@
 """One journey through the served dashboard in a real Chromium (Debian's, via Playwright).
 
 Starts ``streamlit run app.py`` on a free port with an empty data directory,
-runs the sample backtest from the Backtest page, reads the reliability chart on
+creates the store with a click, runs the sample backtest from the Backtest page, reads the reliability chart on
 Calibration, moves the threshold slider on Thresholds, sets a drift baseline,
 downloads the HTML report, and saves a screenshot of every page to
 ``tests/screenshots/<page>.png``.
@@ -13,99 +13,28 @@ are in ``tests/conftest.py``). Without it the journey is skipped, except under
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from browser_helpers import LIVE, served
+from browser_helpers import go as _go
+from browser_helpers import metric as _metric
+from browser_helpers import settled as _settled
+from browser_helpers import shot as _shot
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
-SCREENSHOTS = ROOT / "tests" / "screenshots"
-LIVE = '[data-testid="stElementContainer"][data-stale="false"]'
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
     """The dashboard served by ``streamlit run`` on an empty data directory."""
     data_dir = tmp_path_factory.mktemp("journey") / "data"
-    port = _free_port()
     log = tmp_path_factory.mktemp("journey-log") / "streamlit.log"
-    env = {**os.environ, "SIGNAL_LAB_DATA_DIR": str(data_dir)}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
-                    if r.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.1)
+    with served(data_dir, log) as url:
         yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def _settled(page) -> None:
-    """Wait until the script run triggered by the last action has finished."""
-    page.wait_for_timeout(300)
-    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(
-        timeout=60_000
-    )
-
-
-def _go(page, title: str) -> None:
-    page.locator('[data-testid="stSidebarNavLink"]').filter(has_text=title).click()
-    page.get_by_role("heading", name=title, exact=True).wait_for(timeout=30_000)
-    _settled(page)
-
-
-def _shot(page, name: str) -> None:
-    """Screenshot the whole page: the app scrolls inside its own container, so the
-    viewport is stretched to the content's height for the shot."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    height = page.evaluate(
-        '() => Math.max(...[...document.querySelectorAll(\'[data-testid="stMain"], '
-        '[data-testid="stAppViewContainer"] section\')].map(e => e.scrollHeight), 1000)'
-    )
-    page.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 6000)})
-    page.wait_for_timeout(300)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-    page.set_viewport_size({"width": 1400, "height": 1000})
-
-
-def _metric(page, label: str) -> str:
-    card = page.locator(f'{LIVE} [data-testid="stMetric"]').filter(
-        has=page.locator('[data-testid="stMetricLabel"]', has_text=label)
-    )
-    return card.first.locator('[data-testid="stMetricValue"]').inner_text()
 
 
 def test_journey_from_an_empty_store_to_a_report(page, app_url):
@@ -115,6 +44,9 @@ def test_journey_from_an_empty_store_to_a_report(page, app_url):
     _settled(page)
     assert page.get_by_text("no finished run to analyse yet").is_visible()
     _shot(page, "overview_empty")
+    # The folder holds no store yet: nothing is created without a click.
+    page.get_by_role("button", name="Create an empty store").click()
+    _settled(page)
 
     # Backtest: the sample market with the form's defaults.
     _go(page, "Backtest")
@@ -148,10 +80,11 @@ def test_journey_from_an_empty_store_to_a_report(page, app_url):
     assert after != before
     _shot(page, "thresholds")
 
-    # Drift: set a baseline from the first part of the run.
+    # Drift: the run's signal has no baseline; one click sets its first months.
     _go(page, "Drift")
-    page.get_by_role("button", name="Set baseline").click()
-    page.get_by_text("Baseline of model").wait_for(timeout=60_000)
+    page.get_by_text("has no drift baseline yet").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Set this run's first months as the baseline").click()
+    page.get_by_text("Baseline in force").wait_for(timeout=60_000)
     _settled(page)
     page.locator(f'{LIVE} [data-testid="stPlotlyChart"] .gtitle').filter(
         has_text="Drift against the baseline"
