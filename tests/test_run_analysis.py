@@ -91,9 +91,15 @@ def test_analyze_thresholds_choice_and_deflated_sharpe(trades):
     assert t.choice == select_threshold(threshold_sweep(trades), min_trades=30)
     kept = apply_threshold(trades, t.choice.threshold)["return_pct"].to_numpy()
     dsr = deflated_sharpe_ratio(
-        kept, n_trials=t.sweep.n_trials, sharpe_variance=t.choice.sharpe_variance
+        kept,
+        n_trials=t.sweep.n_trials,
+        sharpe_variance=t.choice.sharpe_variance,
+        n_effective=t.choice.n_effective,
+        method=t.choice.benchmark.method,
     )
     assert t.deflated == dsr and t.deflated.n_trials == 101
+    # the same choice gets the same DSR from select_threshold on the trades
+    assert select_threshold(trades, min_trades=30).deflated == t.deflated
     assert t.psr == pytest.approx(dsr.psr)
     assert t.deflated.dsr <= t.psr  # deflating never raises the probability
     assert t.walk_forward is not None and t.walk_forward.n_windows == 4

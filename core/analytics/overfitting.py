@@ -10,6 +10,10 @@ measures that selection bias.
 - :func:`expected_max_sharpe` and :func:`deflated_sharpe_ratio` -- the PSR against
   the Sharpe ratio the best of ``N`` skill-less trials is expected to reach
   (Bailey & López de Prado 2014).
+- :func:`selection_benchmark` -- the one rule every caller uses to deflate a
+  choice among correlated trials: ``V`` from the Sharpe estimator's variance
+  under no skill, ``N_eff`` from the eigenvalues of the trials' correlation
+  (see "Selection benchmark" below).
 - :func:`probability_of_backtest_overfitting` -- combinatorially symmetric
   cross-validation (CSCV): how often the in-sample winner ranks in the bottom half
   out of sample (Bailey, Borwein, López de Prado & Zhu 2017), with
@@ -17,6 +21,54 @@ measures that selection bias.
 
 Every Sharpe ratio here is *per observation* (per trade or per period), not
 annualised; the variance of the trials' Sharpe ratios must be on the same scale.
+
+Selection benchmark
+-------------------
+Bailey & López de Prado (2014) deflate the best of ``N`` trials against
+``SR* = sqrt(V) E[max of N standard normals]`` with ``V`` the *observed* variance
+of the trials' Sharpe ratios. For the thresholds of one sweep that estimate
+fails both ways: the kept sets are nested, so the trials are far from
+independent (N is overstated), and when the edge is real the true Sharpe
+ratio rises with the threshold, so the cross-sectional ``V`` grows with the
+edge itself (the benchmark runs away from the strategy it judges).
+
+:func:`selection_benchmark` keeps the paper's formula and changes its inputs:
+
+- ``V`` is what the cross-sectional variance of the trials' Sharpe ratios
+  would be *without skill*: under ``SR = 0`` the estimator of trial ``k`` has
+  variance ``(1 - g3 SR + (g4 - 1)/4 SR^2) / (n_k - 1) = 1 / (n_k - 1)``
+  (the skewness and kurtosis terms vanish at ``SR = 0``; Mertens 2002,
+  Bailey & López de Prado 2012), so ``V = mean_k 1 / (n_k - 1)`` over the
+  trials that could be chosen. It does not depend on the outcome of the
+  search, so a real edge no longer inflates its own benchmark.
+- ``N_eff``, the effective number of independent trials, from the
+  eigenvalues ``lambda_i`` of the trials' correlation matrix:
+  ``N_eff = (sum_i sqrt(lambda_i))^2 / sum_i lambda_i`` (Galwey 2009; 1 for
+  perfectly correlated trials, N for independent ones). For nested kept sets
+  the null correlation of two trials' Sharpe estimators is
+  ``sqrt(n_small / n_large)`` (:func:`nested_trial_correlation`); for any other
+  family (grid cells, calibrators) :func:`trial_correlation` takes it from the
+  trials' return series. This is the role the clustering of López de Prado &
+  Lewis (2019) plays: count clusters of similar trials, not trials.
+- ``N`` (reported) is every trial made: the thresholds evaluated, or the
+  trial ledger's count for the signal when it is larger; the extra trials are
+  assumed as dependent as the ones measured (``N_eff`` scales by ``N / K``).
+
+Measured on seeded simulations (``bench/bench_dsr.py``): pure noise is
+called significant in about 5 % of seeds, a planted edge in all of them.
+
+References
+----------
+D. H. Bailey and M. López de Prado, "The Deflated Sharpe Ratio", Journal of
+Portfolio Management 40(5) (2014) 94-107.
+M. López de Prado and M. J. Lewis, "Detection of false investment strategies
+using unsupervised learning methods", Quantitative Finance 19(9) (2019)
+1555-1565.
+C. Mertens, "Comments on variance of the IID estimator in Lo (2002)", working
+paper (2002).
+N. W. Galwey, "A new measure of the effective number of tests, a practical
+tool for comparing families of non-independent significance tests", Genetic
+Epidemiology 33(7) (2009) 559-568.
 """
 
 from __future__ import annotations
@@ -42,18 +94,29 @@ from core.metrics import return_std, sharpe_ratio
 from core.trades import validate_trades
 
 __all__ = [
+    "BENCHMARK_METHOD",
     "EULER_GAMMA",
     "DeflatedSharpeResult",
     "PBOResult",
+    "SelectionBenchmark",
     "SharpeMoments",
+    "deflate_selection",
     "deflated_sharpe_ratio",
+    "effective_number_of_trials",
     "expected_max_sharpe",
+    "nested_trial_correlation",
+    "null_sharpe_variance",
     "probabilistic_sharpe_ratio",
     "probabilistic_sharpe_ratio_from_returns",
     "probability_of_backtest_overfitting",
+    "selection_benchmark",
     "sharpe_moments",
     "sweep_return_matrix",
+    "trial_correlation",
 ]
+
+#: How :func:`selection_benchmark` sets N and V (recorded on every result).
+BENCHMARK_METHOD = "null variance 1/(n-1), Galwey N_eff of the trials' correlation"
 
 #: The Euler-Mascheroni constant.
 EULER_GAMMA: float = 0.5772156649015329
@@ -231,8 +294,9 @@ def expected_max_sharpe(n_trials: int, sharpe_variance: float) -> float:
 
     Parameters
     ----------
-    n_trials : int
-        Number of independent trials N (>= 1); with N = 1 the result is 0.
+    n_trials : int or float
+        Number of independent trials N (>= 1); with N = 1 the result is 0. A
+        real number is accepted for an effective number of trials.
     sharpe_variance : float
         Variance V of the trials' Sharpe ratios (>= 0), per observation squared.
 
@@ -247,8 +311,13 @@ def expected_max_sharpe(n_trials: int, sharpe_variance: float) -> float:
     Selection Bias, Backtest Overfitting, and Non-Normality", Journal of Portfolio
     Management 40(5) (2014) 94-107, eq. (1)-(2).
     """
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int | np.integer) or n_trials < 1:
-        raise ValidationError(f"n_trials must be an integer >= 1, got {n_trials!r}")
+    if (
+        isinstance(n_trials, bool)
+        or not isinstance(n_trials, int | float | np.integer | np.floating)
+        or not math.isfinite(n_trials)
+        or n_trials < 1
+    ):
+        raise ValidationError(f"n_trials must be a number >= 1 (trials), got {n_trials!r}")
     if (
         not isinstance(sharpe_variance, int | float | np.number)
         or not math.isfinite(sharpe_variance)
@@ -257,7 +326,7 @@ def expected_max_sharpe(n_trials: int, sharpe_variance: float) -> float:
         raise ValidationError(
             f"sharpe_variance must be a finite number >= 0, got {sharpe_variance!r}"
         )
-    if n_trials == 1:
+    if n_trials <= 1:
         return 0.0
     n = float(n_trials)
     z1 = stats.norm.ppf(1.0 - 1.0 / n)
@@ -288,6 +357,12 @@ class DeflatedSharpeResult:
         Variance of the trials' Sharpe ratios.
     skew, kurtosis : float
         Skewness and Pearson kurtosis used.
+    n_effective : float or None
+        Effective number of independent trials the benchmark used (None: the
+        benchmark used ``n_trials`` as independent, the paper's reading).
+    method : str
+        How N and V were set: ``"given"`` (by the caller) or
+        :data:`BENCHMARK_METHOD` (:func:`selection_benchmark`).
     """
 
     psr: float
@@ -299,6 +374,8 @@ class DeflatedSharpeResult:
     sharpe_variance: float
     skew: float
     kurtosis: float
+    n_effective: float | None = None
+    method: str = "given"
 
     @property
     def significant(self) -> bool:
@@ -319,11 +396,15 @@ def deflated_sharpe_ratio(
     kurtosis: float = 3.0,
     n_trials: int,
     sharpe_variance: float,
+    n_effective: float | None = None,
+    method: str = "given",
 ) -> DeflatedSharpeResult:
     """Deflated Sharpe ratio: PSR against the expected maximum of ``n_trials``.
 
-    DSR = PSR(SR*) with SR* = :func:`expected_max_sharpe` (``n_trials``,
-    ``sharpe_variance``).
+    DSR = PSR(SR*) with SR* = :func:`expected_max_sharpe` (``n_effective`` or
+    ``n_trials``, ``sharpe_variance``). To deflate a choice among correlated
+    trials use :func:`deflate_selection` with a :func:`selection_benchmark`,
+    which sets ``n_effective`` and ``sharpe_variance`` by the module's rule.
 
     Parameters
     ----------
@@ -343,6 +424,11 @@ def deflated_sharpe_ratio(
         Number of (independent) trials the strategy was selected from.
     sharpe_variance : float
         Variance across the trials of their Sharpe ratios (same scale as SR).
+    n_effective : float, optional
+        Effective number of independent trials (>= 1) used in place of
+        ``n_trials`` for SR*; ``n_trials`` is still reported.
+    method : str, default "given"
+        Label of how N and V were set, carried to the result.
 
     Returns
     -------
@@ -371,7 +457,17 @@ def deflated_sharpe_ratio(
         if sharpe is None or n is None:
             raise ConfigError("give returns, or both sharpe and n (observations)")
         sr, n_obs, g3, g4 = float(sharpe), n, float(skew), float(kurtosis)
-    sr_star = expected_max_sharpe(n_trials, sharpe_variance)
+    if n_effective is not None and not (
+        isinstance(n_effective, int | float | np.number)
+        and math.isfinite(n_effective)
+        and 1 <= n_effective <= max(float(n_trials), 1.0) * (1 + 1e-9)
+    ):
+        raise ValidationError(
+            f"n_effective must be a number in [1, n_trials={n_trials!r}], got {n_effective!r}"
+        )
+    sr_star = expected_max_sharpe(
+        n_trials if n_effective is None else float(n_effective), sharpe_variance
+    )
     return DeflatedSharpeResult(
         psr=probabilistic_sharpe_ratio(sr, n_obs, skew=g3, kurtosis=g4, benchmark=0.0),
         dsr=probabilistic_sharpe_ratio(sr, n_obs, skew=g3, kurtosis=g4, benchmark=sr_star),
@@ -382,6 +478,293 @@ def deflated_sharpe_ratio(
         sharpe_variance=float(sharpe_variance),
         skew=float(g3),
         kurtosis=float(g4),
+        n_effective=None if n_effective is None else float(n_effective),
+        method=str(method),
+    )
+
+
+# ----------------------------------------------------------------------------
+# Selection benchmark: N_eff and V under no skill
+
+
+def null_sharpe_variance(n_obs: np.ndarray | list[int]) -> float:
+    """Mean variance of the trials' Sharpe estimators under no skill: ``mean 1/(n_k - 1)``.
+
+    At a true Sharpe ratio of 0 the variance of the per-observation Sharpe
+    estimator of ``n_k`` observations is ``1 / (n_k - 1)`` whatever the skewness
+    and kurtosis of the returns (their terms in the PSR variance are
+    multiplied by SR). Averaged over the trials, it is the expected
+    cross-sectional variance of their Sharpe ratios around 0 when nothing has
+    an edge: the ``V`` of :func:`expected_max_sharpe` under the null.
+
+    Parameters
+    ----------
+    n_obs : array_like of int, shape (K,)
+        Observations (kept trades) of each trial; trials with fewer than 2 are
+        ignored (no Sharpe ratio).
+
+    Returns
+    -------
+    float
+        V, per observation squared; NaN when no trial has 2 observations.
+
+    References
+    ----------
+    D. H. Bailey and M. López de Prado, "The Sharpe ratio efficient frontier",
+    Journal of Risk 15(2) (2012) 3-44 (the estimator's variance).
+    """
+    n = np.asarray(n_obs, dtype=np.float64).ravel()
+    n = n[np.isfinite(n) & (n >= 2)]
+    if n.size == 0:
+        return float("nan")
+    return float(np.mean(1.0 / (n - 1.0)))
+
+
+def nested_trial_correlation(n_obs: np.ndarray | list[int]) -> np.ndarray:
+    """Null correlation of the Sharpe estimators of trials that keep nested sets.
+
+    Thresholds of one sweep keep nested sets of trades. Under no skill the
+    Sharpe estimator of a set is (nearly) the sum of its standardised returns
+    over ``sqrt(n)``, so two nested sets of ``n_a >= n_b`` trades have
+    correlation ``sqrt(n_b / n_a)`` -- the Pearson correlation of the trials'
+    per-trade return series ``r * 1[kept]`` when returns have mean 0.
+
+    Parameters
+    ----------
+    n_obs : array_like of int, shape (K,)
+        Trades kept by each trial (> 0).
+
+    Returns
+    -------
+    ndarray, shape (K, K)
+        Symmetric, unit diagonal.
+    """
+    n = np.asarray(n_obs, dtype=np.float64).ravel()
+    if n.size == 0 or not np.all(np.isfinite(n)) or np.any(n <= 0):
+        raise ValidationError(
+            f"n_obs must hold positive trade counts, one per trial; got {n_obs!r}"
+        )
+    small = np.minimum(n[:, None], n[None, :])
+    large = np.maximum(n[:, None], n[None, :])
+    return np.sqrt(small / large)
+
+
+def trial_correlation(returns_matrix: np.ndarray | pd.DataFrame) -> np.ndarray:
+    """Pearson correlation of the trials' return series (columns), shape (K, K).
+
+    For families of trials that are not nested thresholds (grid cells,
+    calibrators, parameter variants): each column is one trial's return per
+    period (0 when it did not trade, as :func:`sweep_return_matrix` builds
+    them). A column without dispersion is uncorrelated with the others.
+
+    Parameters
+    ----------
+    returns_matrix : array_like or DataFrame, shape (T, K)
+        Finite returns, T >= 2 time-ordered rows, K >= 2 trials.
+    """
+    matrix = _performance_matrix(returns_matrix)
+    if matrix.shape[0] < 2:
+        raise InsufficientDataError(
+            f"the trials' correlation needs at least 2 rows, got {matrix.shape[0]}"
+        )
+    centred = matrix - matrix.mean(axis=0)
+    norm = np.sqrt((centred * centred).sum(axis=0))
+    flat = norm <= 1e-12 * np.maximum(np.abs(matrix).max(axis=0), 1e-300)
+    safe = np.where(flat, 1.0, norm)
+    corr = (centred.T @ centred) / np.outer(safe, safe)
+    corr[flat, :] = 0.0
+    corr[:, flat] = 0.0
+    np.fill_diagonal(corr, 1.0)
+    return np.clip(corr, -1.0, 1.0)
+
+
+def effective_number_of_trials(correlation: np.ndarray) -> float:
+    """Effective number of independent trials from their correlation matrix.
+
+    ``N_eff = (sum_i sqrt(lambda_i))^2 / sum_i lambda_i`` over the eigenvalues
+    ``lambda_i`` (negative round-off clipped to 0) of the K x K correlation
+    matrix: K for independent trials, 1 for perfectly correlated ones, and in
+    between a smooth count of the independent directions the family spans.
+
+    Parameters
+    ----------
+    correlation : array_like, shape (K, K)
+        Symmetric correlation matrix with unit diagonal.
+
+    Returns
+    -------
+    float
+        In [1, K].
+
+    References
+    ----------
+    N. W. Galwey, "A new measure of the effective number of tests, a practical
+    tool for comparing families of non-independent significance tests",
+    Genetic Epidemiology 33(7) (2009) 559-568.
+    """
+    c = np.asarray(correlation, dtype=np.float64)
+    if c.ndim != 2 or c.shape[0] != c.shape[1] or c.shape[0] == 0:
+        raise ValidationError(f"correlation must be a square matrix, got shape {c.shape}")
+    if not np.all(np.isfinite(c)):
+        raise ValidationError("correlation must be finite; check the trials' return series")
+    k = c.shape[0]
+    if k == 1:
+        return 1.0
+    lam = np.clip(np.linalg.eigvalsh((c + c.T) / 2.0), 0.0, None)
+    total = float(lam.sum())
+    if not total > 0:
+        return 1.0
+    return float(min(max(np.sqrt(lam).sum() ** 2 / total, 1.0), float(k)))
+
+
+@dataclass(frozen=True)
+class SelectionBenchmark:
+    """N, N_eff and V of a choice among trials: the inputs of its deflated Sharpe.
+
+    Attributes
+    ----------
+    n_trials : int
+        Trials counted (N): every trial evaluated, or the trial ledger's count
+        when larger.
+    n_candidates : int
+        Trials the choice could fall on (eligible) and whose correlation was
+        measured (K).
+    n_effective : float
+        Effective number of independent trials behind the choice:
+        Galwey's N_eff of the candidates' correlation, times ``n_trials /
+        n_evaluated`` when the ledger counts more trials than were evaluated.
+    n_evaluated : int
+        Trials evaluated in the search at hand (e.g. the sweep's thresholds).
+    sharpe_variance : float
+        V = mean over the candidates of ``1 / (n_k - 1)``, per trade squared.
+    sr_star : float
+        Expected maximum Sharpe ratio of ``n_effective`` skill-less trials.
+    correlation : str
+        ``"nested"`` (thresholds) or ``"returns"`` (from return series).
+    method : str
+        :data:`BENCHMARK_METHOD`.
+    """
+
+    n_trials: int
+    n_candidates: int
+    n_effective: float
+    n_evaluated: int
+    sharpe_variance: float
+    sr_star: float
+    correlation: str
+    method: str = BENCHMARK_METHOD
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict of the fields."""
+        return json_safe(self.__dict__)
+
+
+def selection_benchmark(
+    n_obs: np.ndarray | list[int],
+    *,
+    n_evaluated: int | None = None,
+    n_trials: int | None = None,
+    correlation: np.ndarray | None = None,
+) -> SelectionBenchmark:
+    """The one rule for N, N_eff and V of a selection (see the module docstring).
+
+    Parameters
+    ----------
+    n_obs : array_like of int, shape (K,)
+        Observations (kept trades) of each candidate trial: those the choice
+        could fall on (e.g. thresholds keeping ``min_trades`` trades).
+    n_evaluated : int, optional
+        Trials evaluated in this search (>= K; default K), e.g. every threshold
+        of the sweep, including those keeping too few trades.
+    n_trials : int, optional
+        Trials to count, e.g. :meth:`core.lifecycle.ledger.TrialLedger.count`
+        for the signal. Used when larger than ``n_evaluated``; N_eff is then
+        scaled by ``n_trials / n_evaluated``.
+    correlation : array_like, shape (K, K), optional
+        The candidates' correlation; default :func:`nested_trial_correlation`
+        of ``n_obs`` (thresholds of one sweep). Give :func:`trial_correlation`
+        of the return series for trials that are not nested.
+
+    Returns
+    -------
+    SelectionBenchmark
+
+    Raises
+    ------
+    InsufficientDataError
+        No candidate keeps 2 observations (V undefined).
+    ValidationError
+        Bad counts or a correlation of the wrong shape.
+
+    References
+    ----------
+    D. H. Bailey and M. López de Prado (2014); M. López de Prado and M. J. Lewis
+    (2019); N. W. Galwey (2009) -- see the module docstring.
+    """
+    n = np.asarray(n_obs, dtype=np.float64).ravel()
+    if n.size == 0 or not np.all(np.isfinite(n)) or np.any(n < 0):
+        raise ValidationError(f"n_obs must hold trade counts >= 0, one per trial; got {n_obs!r}")
+    usable = n >= 2
+    if not usable.any():
+        raise InsufficientDataError(
+            "no candidate trial keeps 2 trades: the variance of their Sharpe ratios is "
+            "undefined; raise min_trades or use more trades"
+        )
+    k = int(n.size)
+    evaluated = k if n_evaluated is None else n_evaluated
+    for name, value in (("n_evaluated", evaluated), ("n_trials", n_trials)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ValidationError(f"{name} must be an integer >= 1, got {value!r}")
+    if evaluated < k:
+        raise ValidationError(
+            f"n_evaluated={evaluated} is smaller than the {k} candidate trials; pass every "
+            "trial evaluated"
+        )
+    counted = int(max(evaluated, n_trials or 0))
+    if correlation is None:
+        corr = nested_trial_correlation(n[usable])
+        kind = "nested"
+    else:
+        corr = np.asarray(correlation, dtype=np.float64)
+        if corr.shape != (k, k):
+            raise ValidationError(
+                f"correlation must be {k} x {k} (one row per candidate), got {corr.shape}"
+            )
+        corr = corr[np.ix_(usable, usable)]
+        kind = "returns"
+    n_eff = effective_number_of_trials(corr) * counted / evaluated
+    n_eff = float(min(max(n_eff, 1.0), counted))
+    variance = null_sharpe_variance(n[usable])
+    return SelectionBenchmark(
+        n_trials=counted,
+        n_candidates=k,
+        n_effective=n_eff,
+        n_evaluated=int(evaluated),
+        sharpe_variance=variance,
+        sr_star=expected_max_sharpe(n_eff, variance),
+        correlation=kind,
+    )
+
+
+def deflate_selection(
+    returns: np.ndarray | pd.Series | list[float],
+    benchmark: SelectionBenchmark,
+) -> DeflatedSharpeResult:
+    """Deflated Sharpe ratio of the chosen trial's ``returns`` against ``benchmark``.
+
+    :func:`deflated_sharpe_ratio` with ``n_trials``, ``n_effective`` and
+    ``sharpe_variance`` from :func:`selection_benchmark`: the call every
+    selection (``select_threshold``, ``analyze_thresholds``, the ledger's
+    records) makes, so one choice always gets one DSR.
+    """
+    return deflated_sharpe_ratio(
+        returns,
+        n_trials=benchmark.n_trials,
+        sharpe_variance=benchmark.sharpe_variance,
+        n_effective=benchmark.n_effective,
+        method=benchmark.method,
     )
 
 

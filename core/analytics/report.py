@@ -10,8 +10,10 @@ reliability curve and every calibration metric.
 does the choice hold up?" in one frozen :class:`ThresholdAnalysis`: the sweep
 (with bootstrap bands), the in-sample choice, the walk-forward out-of-sample
 result, the probabilistic and deflated Sharpe ratios of the chosen threshold
-(every threshold tried counted as a trial) and the probability of backtest
-overfitting of the whole sweep.
+(the one benchmark rule of
+:func:`core.analytics.overfitting.selection_benchmark`, the same N, N_eff and V
+as :func:`core.analytics.selection.select_threshold`) and the probability of
+backtest overfitting of the whole sweep.
 
 Both are pure functions of a trades frame (:mod:`core.trades`): they only call
 the analytics functions of this package, never reimplement them, and return
@@ -25,7 +27,6 @@ not annualised.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -52,7 +53,7 @@ from core.analytics.confidence import (
 from core.analytics.overfitting import (
     DeflatedSharpeResult,
     PBOResult,
-    deflated_sharpe_ratio,
+    deflate_selection,
     probabilistic_sharpe_ratio_from_returns,
     probability_of_backtest_overfitting,
     sweep_return_matrix,
@@ -397,9 +398,10 @@ class ThresholdAnalysis:
         (no correction for the search); None when undefined (fewer than 4
         trades or constant returns).
     deflated : DeflatedSharpeResult or None
-        Deflated Sharpe ratio of the chosen threshold with ``N`` = every
-        threshold tried (:attr:`SweepResult.n_trials`) and ``V`` = the variance
-        of the per-trade Sharpe ratios of the eligible thresholds; None when
+        Deflated Sharpe ratio of the chosen threshold against
+        ``choice.benchmark`` (N = every threshold tried or the ledger's count,
+        N_eff from the eligible thresholds' correlation, V their null Sharpe
+        variance): the same figure ``select_threshold`` reports. None when
         undefined (see ``notes``).
     walk_forward : WalkForwardThresholdResult or None
         The threshold chosen on earlier trades only, scored on the next window;
@@ -431,6 +433,9 @@ class ThresholdAnalysis:
         out["dsr"] = None if d is None else d.dsr
         out["dsr_sr_star"] = None if d is None else d.sr_star
         out["dsr_n_trials"] = None if d is None else d.n_trials
+        out["dsr_n_effective"] = None if d is None else d.n_effective
+        out["dsr_sharpe_variance"] = None if d is None else d.sharpe_variance
+        out["dsr_method"] = None if d is None else d.method
         out["dsr_significant"] = None if d is None else d.significant
         out["pbo"] = None if self.pbo is None else self.pbo.pbo
         out["pbo_prob_oos_loss"] = None if self.pbo is None else self.pbo.prob_oos_loss
@@ -527,6 +532,7 @@ def analyze_thresholds(
     purge: bool = True,
     pbo_splits: int = 16,
     pbo_periods: int = 500,
+    n_trials: int | None = None,
 ) -> ThresholdAnalysis:
     """Sweep, choose in sample, judge out of sample, and measure the selection bias.
 
@@ -563,6 +569,10 @@ def analyze_thresholds(
         Rows of the PBO matrix: the trades, in time order, are cut into
         ``min(pbo_periods, n)`` groups of nearly equal count and each cell is
         the summed return of the group's trades a threshold keeps (percent).
+    n_trials : int, optional
+        Trials to count as N of the deflated Sharpe ratio: the trial ledger's
+        count for the signal (:meth:`core.lifecycle.ledger.TrialLedger.count`);
+        used when larger than the thresholds of the sweep.
 
     Returns
     -------
@@ -601,7 +611,7 @@ def analyze_thresholds(
         seed=seed,
         cost_bps=cost_bps,
     )
-    choice = select_threshold(sweep, objective=objective, min_trades=min_trades)
+    choice = select_threshold(sweep, objective=objective, min_trades=min_trades, n_trials=n_trials)
     notes: list[str] = []
 
     kept = apply_threshold(trades, choice.threshold, key=key, mode=mode)
@@ -613,14 +623,12 @@ def analyze_thresholds(
     except InsufficientDataError as exc:
         notes.append(f"PSR undefined for the chosen threshold: {exc}")
     if psr is not None:
-        if math.isfinite(choice.sharpe_variance):
-            deflated = deflated_sharpe_ratio(
-                returns, n_trials=sweep.n_trials, sharpe_variance=choice.sharpe_variance
-            )
+        if choice.benchmark is not None:
+            deflated = deflate_selection(returns, choice.benchmark)
         else:
             notes.append(
-                "DSR undefined: fewer than two eligible thresholds have a Sharpe ratio, so "
-                "the variance across trials is unknown"
+                "DSR undefined: no eligible threshold keeps 2 trades, so the variance of "
+                "the trials' Sharpe ratios under no skill is unknown"
             )
 
     walk: WalkForwardThresholdResult | None = None

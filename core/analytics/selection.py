@@ -25,7 +25,12 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from core.analytics.overfitting import DeflatedSharpeResult, deflated_sharpe_ratio
+from core.analytics.overfitting import (
+    DeflatedSharpeResult,
+    SelectionBenchmark,
+    deflate_selection,
+    selection_benchmark,
+)
 from core.analytics.stats import wilson_interval
 from core.analytics.sweep import (
     SweepResult,
@@ -106,18 +111,28 @@ class ThresholdChoice:
     key, mode : str
     min_trades : int
     n_trials : int
-        Thresholds evaluated.
+        Trials counted as N of the DSR: the thresholds evaluated, or the trial
+        ledger's count for the signal when it was given and is larger.
     n_eligible : int
         Thresholds keeping at least ``min_trades`` trades with a defined
-        objective: the trials the choice was made among (used as N of the DSR).
+        objective: the trials the choice was made among (their correlation
+        gives N_eff).
     sharpe_variance : float
-        Variance (ddof=1) of the per-trade Sharpe ratios of the eligible
-        thresholds (V of the DSR); NaN with fewer than two.
+        V of the DSR: the mean null variance ``1 / (n_k - 1)`` of the eligible
+        thresholds' Sharpe estimators (see
+        :func:`core.analytics.overfitting.selection_benchmark`); NaN when no
+        eligible threshold keeps 2 trades.
+    n_effective : float
+        Effective number of independent trials (N_eff) behind the choice; NaN
+        when ``sharpe_variance`` is.
+    benchmark : SelectionBenchmark or None
+        N, N_eff, V and SR* together with the method's name; None when V is
+        undefined.
     deflated : DeflatedSharpeResult or None
-        DSR of the chosen threshold's trades; None when selecting from a sweep
-        (no returns to estimate skewness and kurtosis from) or when it cannot be
-        computed (fewer than 4 trades, constant returns, fewer than 2 eligible
-        thresholds).
+        DSR of the chosen threshold's trades against ``benchmark``; None when
+        selecting from a sweep (no returns to estimate skewness and kurtosis
+        from) or when it cannot be computed (fewer than 4 trades, constant
+        returns).
     """
 
     threshold: float
@@ -136,11 +151,14 @@ class ThresholdChoice:
     n_trials: int
     n_eligible: int
     sharpe_variance: float
+    n_effective: float = float("nan")
+    benchmark: SelectionBenchmark | None = None
     deflated: DeflatedSharpeResult | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict (``deflated`` nested; NaN -> None, inf -> "inf")."""
-        out = {k: v for k, v in self.__dict__.items() if k != "deflated"}
+        """JSON-safe dict (``benchmark`` and ``deflated`` nested; NaN -> None, inf -> "inf")."""
+        out = {k: v for k, v in self.__dict__.items() if k not in ("deflated", "benchmark")}
+        out["benchmark"] = None if self.benchmark is None else self.benchmark.to_dict()
         out["deflated"] = None if self.deflated is None else self.deflated.to_dict()
         return json_safe(out)
 
@@ -154,6 +172,7 @@ def select_threshold(
     mode: Literal["absolute", "percentile"] = "absolute",
     thresholds: np.ndarray | list[float] | None = None,
     cost_bps: float = 0.0,
+    n_trials: int | None = None,
 ) -> ThresholdChoice:
     """The threshold that maximises ``objective`` among those keeping ``min_trades``.
 
@@ -167,14 +186,21 @@ def select_threshold(
         Quantity maximised; ``expectancy_x_trades`` is the total return.
     min_trades : int, default 30
         Fewest trades a threshold must keep to be eligible.
+    n_trials : int, optional
+        Trials to count as N of the deflated Sharpe ratio, e.g. the trial
+        ledger's count for the signal
+        (:meth:`core.lifecycle.ledger.TrialLedger.count`); used when larger than
+        the thresholds evaluated.
 
     Returns
     -------
     ThresholdChoice
         Ties go to the threshold keeping more trades, then the lower threshold.
-        With a trades frame the choice carries the deflated Sharpe ratio of its
-        trades with N = eligible thresholds and V = variance of their Sharpe
-        ratios (see :func:`core.analytics.overfitting.deflated_sharpe_ratio`).
+        The choice carries its :class:`SelectionBenchmark` (N = thresholds
+        evaluated or ``n_trials``, N_eff from the eligible thresholds' nested
+        correlation, V = their mean null Sharpe variance); with a trades frame
+        also the deflated Sharpe ratio of its trades against it
+        (:func:`core.analytics.overfitting.deflate_selection`).
 
     Raises
     ------
@@ -198,22 +224,22 @@ def select_threshold(
             "select_threshold takes a SweepResult or a trades DataFrame, got "
             f"{type(sweep_or_trades).__name__}"
         )
-    choice = _choose(sweep, objective, min_trades)
-    if trades is None or choice.n_eligible < 2 or not math.isfinite(choice.sharpe_variance):
+    choice = _choose(sweep, objective, min_trades, n_trials=n_trials)
+    if trades is None or choice.benchmark is None:
         return choice
     kept = apply_threshold(trades, choice.threshold, key=sweep.key, mode=sweep.mode)
     returns = kept["return_pct"].to_numpy(dtype=np.float64) - sweep.cost_bps / 100.0
     try:
-        dsr = deflated_sharpe_ratio(
-            returns, n_trials=choice.n_eligible, sharpe_variance=choice.sharpe_variance
-        )
+        dsr = deflate_selection(returns, choice.benchmark)
     except (InsufficientDataError, ValidationError):
         # Too few or constant returns: the DSR is undefined; say so with None.
         return choice
     return _replace(choice, deflated=dsr)
 
 
-def _choose(sweep: SweepResult, objective: str, min_trades: int) -> ThresholdChoice:
+def _choose(
+    sweep: SweepResult, objective: str, min_trades: int, *, n_trials: int | None = None
+) -> ThresholdChoice:
     table = sweep.table
     values = objective_values(table, objective)
     trades = table["trades"].to_numpy()
@@ -229,9 +255,11 @@ def _choose(sweep: SweepResult, objective: str, min_trades: int) -> ThresholdCho
     thr = table["threshold"].to_numpy()
     # Best value, then more trades, then the lower threshold.
     best = idx[np.lexsort((thr[idx], -trades[idx], -values[idx]))[0]]
-    sharpes = table["sharpe"].to_numpy(dtype=np.float64)[idx]
-    sharpes = sharpes[np.isfinite(sharpes)]
-    variance = float(np.var(sharpes, ddof=1)) if sharpes.size >= 2 else float("nan")
+    benchmark: SelectionBenchmark | None = None
+    try:
+        benchmark = selection_benchmark(trades[idx], n_evaluated=sweep.n_trials, n_trials=n_trials)
+    except InsufficientDataError:
+        pass  # no eligible threshold keeps 2 trades: V, N_eff and the DSR are undefined
     row = table.iloc[best]
     return ThresholdChoice(
         threshold=float(row["threshold"]),
@@ -247,9 +275,11 @@ def _choose(sweep: SweepResult, objective: str, min_trades: int) -> ThresholdCho
         key=sweep.key,
         mode=sweep.mode,
         min_trades=int(min_trades),
-        n_trials=sweep.n_trials,
+        n_trials=sweep.n_trials if benchmark is None else benchmark.n_trials,
         n_eligible=int(idx.size),
-        sharpe_variance=variance,
+        sharpe_variance=float("nan") if benchmark is None else benchmark.sharpe_variance,
+        n_effective=float("nan") if benchmark is None else benchmark.n_effective,
+        benchmark=benchmark,
     )
 
 
