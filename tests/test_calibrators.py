@@ -22,7 +22,9 @@ from core.analytics.calibrators import (
     IsotonicCalibrator,
     PlattCalibrator,
     calibrator_from_dict,
+    default_min_block,
     make_calibrator,
+    probability_floor,
 )
 from core.errors import CalibrationError
 
@@ -69,11 +71,53 @@ def test_isotonic_matches_sklearn(decimals):
     if decimals is not None:
         c = np.round(c, decimals)
     ref = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(c, y)
-    cal = IsotonicCalibrator().fit(c, y)
+    # min_block=1 is plain PAV; predictions are floored at 1/(2n) (never exactly 0 or 1).
+    cal = IsotonicCalibrator(min_block=1).fit(c, y)
     grid = np.linspace(0, 1, 1001)
-    np.testing.assert_allclose(cal.predict(grid), ref.predict(grid), rtol=0, atol=1e-12)
+    eps = probability_floor(c.size)
+    expected = np.clip(ref.predict(grid), eps, 1 - eps)
+    np.testing.assert_allclose(cal.predict(grid), expected, rtol=0, atol=1e-12)
     np.testing.assert_allclose(cal.x, ref.X_thresholds_)
     np.testing.assert_allclose(cal.y, ref.y_thresholds_)
+
+
+@pytest.mark.parametrize("method", ["platt", "isotonic", "beta", "histogram"])
+def test_no_calibrator_says_exactly_zero_or_one(method):
+    # Separable data push every method to its extremes.
+    c = np.linspace(0, 1, 400)
+    y = c > 0.5
+    cal = make_calibrator(method).fit(c, y)
+    p = cal.predict(np.linspace(0, 1, 1001))
+    eps = probability_floor(400)
+    assert p.min() >= eps and p.max() <= 1 - eps
+    assert (p > 0).all() and (p < 1).all()
+    again = calibrator_from_dict(json.loads(json.dumps(cal.to_dict())))
+    np.testing.assert_array_equal(again.predict(c), cal.predict(c))
+
+
+@pytest.mark.parametrize(("n", "min_block"), [(500, None), (5000, None), (2000, 60)])
+def test_isotonic_steps_hold_at_least_min_block_trades(n, min_block):
+    c, y = planted(n, seed=5)
+    cal = IsotonicCalibrator(min_block=min_block).fit(c, y)
+    m = default_min_block(n) if min_block is None else min_block
+    p = cal.predict(c)
+    _, counts = np.unique(p, return_counts=True)
+    # Points strictly between two knots interpolate, so count trades per flat level only
+    # where the level holds more than one trade; every step level holds >= m trades.
+    levels = np.unique(cal.y)
+    per_level = np.array([(np.isclose(p, v, rtol=0, atol=1e-15)).sum() for v in levels])
+    assert (per_level[per_level > 1] >= m).all()
+    assert np.all(np.diff(cal.y) >= 0)  # still monotone
+    # plain PAV on the same data has single-trade steps at the extremes
+    plain = IsotonicCalibrator(min_block=1).fit(c, y)
+    assert np.unique(plain.y).size > levels.size
+    assert counts.sum() == n
+
+
+def test_default_min_block():
+    assert default_min_block(100) == 20
+    assert default_min_block(1000) == 20
+    assert default_min_block(5001) == 101
 
 
 def test_beta_matches_reference_logistic_fit():

@@ -27,6 +27,16 @@ Degenerate training data
   recorded, not silent: ``cal.fallback`` is ``"all wins"``, ``"all losses"`` or
   ``"constant confidence"`` (``None`` otherwise) and appears in ``to_dict()``.
 
+Never exactly 0 or 1
+--------------------
+Every prediction is clipped to ``[eps, 1 - eps]`` with ``eps = 1 / (2 n_train)``
+(:func:`probability_floor`): no training sample of ``n`` trades can justify a
+probability closer to 0 or 1 than about half a trade in ``n`` (the Jeffreys
+posterior mean of a rate with 0 wins in ``n`` is ``0.5 / (n + 1)``), and a
+forecast of exactly 0 or 1 makes one miss cost an infinite log loss. The floor
+depends only on ``n_train``, which ``to_dict`` keeps, so a calibrator rebuilt
+from its dict predicts the same numbers.
+
 Logistic fits (Platt and beta) use a damped Newton method (IRLS) on the full
 data with a negligible ridge penalty (``1e-8 * ||w||^2 / 2`` against a summed
 log-loss) that only matters for perfectly separable data, where it keeps the
@@ -57,11 +67,35 @@ __all__ = [
     "IsotonicCalibrator",
     "PlattCalibrator",
     "calibrator_from_dict",
+    "default_min_block",
     "make_calibrator",
+    "probability_floor",
 ]
 
 #: Version of the ``to_dict`` layout.
 FORMAT_VERSION = 1
+
+
+def probability_floor(n_train: int) -> float:
+    """``eps = 1 / (2 n_train)``: calibrated probabilities lie in ``[eps, 1 - eps]``.
+
+    Parameters
+    ----------
+    n_train : int
+        Trades the calibrator was fitted on (>= 1).
+    """
+    return 0.5 / max(int(n_train), 1)
+
+
+def default_min_block(n_train: int) -> int:
+    """Fewest trades per isotonic step by default: ``max(20, ceil(n_train / 50))``.
+
+    Twenty trades bound a step's standard error at ``0.5 / sqrt(20) = 0.11``;
+    ``n / 50`` caps the map at 50 steps, finer than any reliability table we
+    draw (10-20 bins), so big samples get steps whose win rates are measured
+    to a few points rather than single-trade spikes.
+    """
+    return max(20, -(-int(n_train) // 50))
 
 
 @runtime_checkable
@@ -295,7 +329,9 @@ class BaseCalibrator(abc.ABC):
         return self
 
     def predict(self, confidence: Any) -> np.ndarray:
-        """Calibrated win probability, shape ``(n,)``, in [0, 1], never NaN.
+        """Calibrated win probability, shape ``(n,)``, in ``[eps, 1 - eps]``, never NaN.
+
+        ``eps = 1 / (2 n_train)`` (:func:`probability_floor`): never exactly 0 or 1.
 
         Raises
         ------
@@ -314,7 +350,8 @@ class BaseCalibrator(abc.ABC):
         check_prob_win(c, np.zeros(c.size, dtype=bool), prob_name="confidence")
         if self._constant is not None:
             return np.full(c.size, self._constant)
-        return np.clip(self._predict(c), 0.0, 1.0)
+        eps = probability_floor(self.n_train)
+        return np.clip(self._predict(c), eps, 1.0 - eps)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe description: method, format, options, training facts, params.
@@ -441,13 +478,28 @@ class PlattCalibrator(BaseCalibrator):
 class IsotonicCalibrator(BaseCalibrator):
     """Isotonic regression: the best non-decreasing map in squared error.
 
-    Equivalent to ``sklearn.isotonic.IsotonicRegression(out_of_bounds="clip",
-    y_min=0, y_max=1)``: rows with equal scores are pooled (weighted mean
-    outcome), the pool-adjacent-violators algorithm (scikit-learn's
-    ``isotonic_regression``) fits the pooled means, and prediction interpolates
-    linearly between the fitted points, clipping outside the training range.
-    Points inside flat runs are dropped, as scikit-learn does, so ``x`` and
-    ``y`` (the thresholds kept in ``to_dict``) are short.
+    Rows with equal scores are pooled (weighted mean outcome), the
+    pool-adjacent-violators algorithm (scikit-learn's ``isotonic_regression``)
+    fits the pooled means, and prediction interpolates linearly between the
+    fitted points, clipping outside the training range. Points inside flat
+    runs are dropped, as scikit-learn does, so ``x`` and ``y`` (the knots kept
+    in ``to_dict``) are short.
+
+    Unlike plain isotonic regression, every step holds at least ``min_block``
+    trades: after PAV, adjacent steps are merged left to right (weighted mean,
+    which keeps the map non-decreasing) until each has ``min_block`` trades,
+    and a short last step joins the one before. Plain PAV ends in steps of one
+    or two trades at the extremes, whose win rates of 0 or 1 are noise (and
+    whose deciles collapse to one value). ``min_block=1`` gives
+    ``sklearn.isotonic.IsotonicRegression(out_of_bounds="clip", y_min=0,
+    y_max=1)`` up to the probability floor of the module docstring.
+
+    Parameters
+    ----------
+    min_block : int, optional
+        Fewest trades per step; default :func:`default_min_block` of the
+        training size, ``max(20, ceil(n / 50))``.
+    min_samples : int, default 20
 
     Attributes
     ----------
@@ -462,10 +514,21 @@ class IsotonicCalibrator(BaseCalibrator):
 
     method: ClassVar[str] = "isotonic"
 
-    def __init__(self, *, min_samples: int = 20) -> None:
+    def __init__(self, *, min_block: int | None = None, min_samples: int = 20) -> None:
         super().__init__(min_samples=min_samples)
+        if min_block is not None and (
+            isinstance(min_block, bool) or not isinstance(min_block, int) or min_block < 1
+        ):
+            raise CalibrationError(
+                f"min_block must be a positive integer or None, got {min_block!r}; None "
+                "chooses max(20, n/50)"
+            )
+        self.min_block = min_block
         self.x: np.ndarray | None = None
         self.y: np.ndarray | None = None
+
+    def _options(self) -> dict[str, Any]:
+        return {"min_block": self.min_block, "min_samples": self.min_samples}
 
     def _fit(self, c: np.ndarray, y: np.ndarray) -> None:
         # Any sort will do: wins are summed within runs of equal scores (exact for 0/1),
@@ -477,7 +540,10 @@ class IsotonicCalibrator(BaseCalibrator):
         weight = np.diff(np.append(starts, cs.size)).astype(np.float64)
         ux = cs[starts]
         uy = np.add.reduceat(ys, starts) / weight
-        fitted = isotonic_regression(uy, sample_weight=weight, y_min=0.0, y_max=1.0)
+        fitted = np.asarray(isotonic_regression(uy, sample_weight=weight, y_min=0.0, y_max=1.0))
+        m = default_min_block(c.size) if self.min_block is None else self.min_block
+        if m > 1:
+            fitted = _merge_small_steps(fitted, weight, m)
         keep = np.ones(ux.size, dtype=bool)
         if ux.size > 2:
             keep[1:-1] = (fitted[1:-1] != fitted[:-2]) | (fitted[1:-1] != fitted[2:])
@@ -495,6 +561,31 @@ class IsotonicCalibrator(BaseCalibrator):
         if x.ndim != 1 or x.shape != y.shape or x.size == 0:
             raise ValueError("x and y must be non-empty lists of equal length")
         self.x, self.y = x, y
+
+
+def _merge_small_steps(fitted: np.ndarray, weight: np.ndarray, m: int) -> np.ndarray:
+    """Merge adjacent steps of a non-decreasing fit until each weighs at least ``m``.
+
+    Left to right: a group closes once it weighs ``m``; a last group lighter
+    than ``m`` joins the one before. Each group takes the weighted mean of its
+    values, so the result is still non-decreasing. One Python step per PAV
+    block (there are few); the per-point work is vectorised.
+    """
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(fitted)) + 1))
+    block_w = np.add.reduceat(weight, starts)
+    group = np.empty(starts.size, dtype=np.int64)
+    g, acc = 0, 0.0
+    for b, w in enumerate(block_w.tolist()):
+        group[b] = g
+        acc += w
+        if acc >= m:
+            g, acc = g + 1, 0.0
+    if acc > 0 and g > 0:  # a light last group joins the previous one
+        group[group == g] = g - 1
+    point_group = np.repeat(group, np.diff(np.append(starts, fitted.size)))
+    sums = np.bincount(point_group, weights=fitted * weight)
+    totals = np.bincount(point_group, weights=weight)
+    return sums[point_group] / totals[point_group]
 
 
 # --------------------------------------------------------------------------- beta
