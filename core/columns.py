@@ -335,6 +335,7 @@ _SCALAR_CHECKS = {Kind.FLOAT: _check_float, Kind.COUNT: _check_count, Kind.SIDE:
 
 _PROB = dict(kind=Kind.FLOAT, low=0.0, high=1.0, noun="a probability",
              fix="rescale the score to a probability")  # fmt: skip
+_LEDGER_EVENTS = ("TRIAL_RECORDED", "LEDGER_RESET", "THRESHOLD_SELECTED")
 _MODEL = {t: True for t in (*_MODEL_EVENTS, "DRIFT_BASELINE_SET", "DRIFT_ALERT",
                             "TRAINING_JOB_UPDATED")}  # fmt: skip
 
@@ -395,12 +396,20 @@ COLUMNS: Mapping[str, Column] = _table(
     Column("passed", Kind.BOOL, carried={"MODEL_EVALUATED": True}),
     Column("from_stage", Kind.TEXT, carried={"MODEL_STAGE_CHANGED": True}),
     Column("to_stage", Kind.TEXT, carried={"MODEL_STAGE_CHANGED": True}),
-    Column("reason", Kind.TEXT, carried={"MODEL_STAGE_CHANGED": False}),
+    Column("reason", Kind.TEXT, carried={"MODEL_STAGE_CHANGED": False, "LEDGER_RESET": True,
+                                         "THRESHOLD_SELECTED": True}),
     Column("forced", Kind.BOOL, carried={"MODEL_STAGE_CHANGED": False}),
     Column("metric", Kind.TEXT, carried={"DRIFT_ALERT": True}),
     Column("severity", Kind.TEXT, carried={"DRIFT_ALERT": True}),
     Column("job_id", Kind.TEXT, carried={"TRAINING_JOB_UPDATED": True}),
     Column("state", Kind.TEXT, carried={"TRAINING_JOB_UPDATED": True}),
+    # ---- the trial ledger (core.lifecycle.ledger)
+    Column("signal", Kind.TEXT, carried=dict.fromkeys(_LEDGER_EVENTS, True),
+           doc="the signal (strategy) a ledger entry belongs to"),
+    Column("kind", Kind.TEXT, carried={"TRIAL_RECORDED": True},
+           doc="sweep, grid, rerun, calibrator comparison, parameter change, ..."),
+    Column("n_trials", Kind.COUNT, low=0.0, noun="a whole number", carried={"TRIAL_RECORDED": True},
+           fix="count the configurations the step evaluated", doc="trials the entry adds"),
 )  # fmt: skip
 
 

@@ -56,6 +56,13 @@ class EventType(StrEnum):
     DRIFT_BASELINE_SET = "DRIFT_BASELINE_SET"
     DRIFT_ALERT = "DRIFT_ALERT"
     TRAINING_JOB_UPDATED = "TRAINING_JOB_UPDATED"
+    #: A trial of a signal's research (a sweep, a grid cell, a rerun, a comparison) recorded
+    #: in the trial ledger (``core.lifecycle.ledger``): signal, kind, params, n_trials.
+    TRIAL_RECORDED = "TRIAL_RECORDED"
+    #: The signal's trial ledger starts again from zero: signal, reason.
+    LEDGER_RESET = "LEDGER_RESET"
+    #: A threshold was chosen for a signal: signal, key, mode, threshold, figures, reason.
+    THRESHOLD_SELECTED = "THRESHOLD_SELECTED"
 
 
 _COLUMN_INDEX = {name: i for i, name in enumerate(EVENT_COLUMNS)}

@@ -38,6 +38,11 @@ EXAMPLES = {
     EventType.DRIFT_ALERT: {"model_name": "cal", "metric": "psi", "severity": "warning",
                             "current_value": 0.15},
     EventType.TRAINING_JOB_UPDATED: {"job_id": "j1", "model_name": "cal", "state": "running"},
+    EventType.TRIAL_RECORDED: {"signal": "momo", "kind": "sweep", "n_trials": 101,
+                               "params": {"key": "confidence", "mode": "absolute"}},
+    EventType.LEDGER_RESET: {"signal": "momo", "reason": "new data from 2024"},
+    EventType.THRESHOLD_SELECTED: {"signal": "momo", "reason": "best OOS", "threshold": 0.62,
+                                   "key": "raw", "dsr": 0.97, "ledger_count": 303},
 }  # fmt: skip
 
 
