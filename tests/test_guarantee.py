@@ -1,0 +1,116 @@
+"""Tests of core.analytics.guarantee: Clopper-Pearson, Learn-then-Test coverage, dependence."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import signal, stats
+
+from core.analytics.guarantee import (
+    binomial_p_value,
+    clopper_pearson_lower,
+    effective_sample_size,
+    guaranteed_threshold,
+    learn_then_test,
+)
+from core.errors import ConfigError, InsufficientDataError
+
+TARGET, DELTA, N, SEEDS = 0.6, 0.1, 400, 200
+
+
+@pytest.mark.parametrize(("k", "n"), [(0, 10), (3, 10), (10, 10), (57, 100), (612, 1000)])
+@pytest.mark.parametrize("delta", [0.05, 0.1])
+def test_clopper_pearson_equals_scipy(k, n, delta):
+    ref = stats.binomtest(k, n).proportion_ci(confidence_level=1 - 2 * delta, method="exact")
+    assert clopper_pearson_lower(k, n, delta=delta) == pytest.approx(ref.low, abs=1e-12)
+    # the p-value is the exact binomial tail, and rejects exactly when the bound clears X
+    p = binomial_p_value(k, n, 0.5)
+    assert p == pytest.approx(stats.binomtest(k, n, 0.5, alternative="greater").pvalue)
+    assert (p <= delta) == (clopper_pearson_lower(k, n, delta=delta) >= 0.5)
+
+
+def outcomes(seed: int, phi: float) -> tuple[np.ndarray, np.ndarray]:
+    """Confidence ~ U(0, 1), P(win | c) = 0.3 + 0.5 c; wins from a latent AR(1) of coefficient phi."""
+    rng = np.random.default_rng(seed)
+    c = rng.random(N)
+    e = rng.standard_normal(N)
+    z = signal.lfilter([np.sqrt(1 - phi**2)], [1, -phi], e) if phi else e
+    if phi:
+        z[0] = e[0]
+        z[1:] = signal.lfilter([np.sqrt(1 - phi**2)], [1, -phi], e[1:], zi=[phi * e[0]])[0]
+    return c, (stats.norm.cdf(z) < 0.3 + 0.5 * c).astype(float)
+
+
+def violation_rate(phi: float, dependence: str) -> float:
+    """Share of seeds whose certified threshold's true win rate is below the target."""
+    bad = 0
+    for seed in range(SEEDS):
+        c, w = outcomes(seed, phi)
+        j, table = learn_then_test(c, w, target_win_rate=TARGET, delta=DELTA,
+                                   dependence=dependence)  # fmt: skip
+        if j is not None:
+            t = table["threshold"].iloc[j]
+            bad += 0.3 + 0.5 * (1 + t) / 2 < TARGET  # true win rate of c >= t
+    return bad / SEEDS
+
+
+def test_guarantee_holds_on_iid_outcomes():
+    # P(violation) <= delta; 3 standard errors of slack for 200 seeds
+    assert violation_rate(0.0, "ess") <= DELTA + 3 * np.sqrt(DELTA * (1 - DELTA) / SEEDS)
+    assert violation_rate(0.0, "none") <= DELTA + 3 * np.sqrt(DELTA * (1 - DELTA) / SEEDS)
+
+
+def test_serial_dependence_breaks_the_naive_test_not_the_corrected_one():
+    naive = violation_rate(0.9, "none")
+    corrected = violation_rate(0.9, "ess")
+    assert naive > 2 * DELTA
+    assert corrected <= DELTA + 3 * np.sqrt(DELTA * (1 - DELTA) / SEEDS)
+
+
+def test_effective_sample_size():
+    rng = np.random.default_rng(0)
+    iid = rng.random(4000) < 0.5
+    assert effective_sample_size(iid) > 0.85 * 4000
+    z = signal.lfilter([1.0], [1, -0.8], rng.standard_normal(4000))
+    # AR(1) with phi = 0.8: n (1 - phi) / (1 + phi) = n / 9
+    assert effective_sample_size(z) == pytest.approx(4000 / 9, rel=0.35)
+    assert effective_sample_size(np.ones(50)) == 50
+
+
+def test_guaranteed_threshold_fits_early_and_scores_late():
+    rng = np.random.default_rng(4)
+    n = 4000
+    c = rng.random(n)
+    win = rng.random(n) < 0.3 + 0.5 * c
+    entry = pd.Timestamp("2020-01-01", tz="UTC") + pd.to_timedelta(np.arange(n), unit="h")
+    trades = pd.DataFrame({"entry_time": entry, "confidence": c, "win": win,
+                           "return_pct": np.where(win, 1.0, -1.0)})  # fmt: skip
+    result = guaranteed_threshold(trades, target_win_rate=0.6)
+    assert result.threshold is not None and result.threshold >= 0.2
+    assert result.fit_trades == 2000 and result.test_trades == 2000
+    assert result.fit_end == entry[1999]
+    assert result.fit_lower_bound >= 0.6 and result.oos_met is True
+    assert result.oos_win_rate == pytest.approx(win[2000:][c[2000:] >= result.threshold].mean())
+    assert "90 % confidence" in result.statement
+    json.dumps(result.to_dict(), allow_nan=False)
+    impossible = guaranteed_threshold(trades, target_win_rate=0.95)
+    assert impossible.threshold is None and impossible.oos_met is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"target_win_rate": 1.2}, ConfigError, "target_win_rate"),
+        ({"target_win_rate": 0.6, "delta": 0}, ConfigError, "delta"),
+        ({"target_win_rate": 0.6, "fit_fraction": 1.0}, ConfigError, "fit_fraction"),
+        ({"target_win_rate": 0.6, "dependence": "hac"}, ConfigError, "dependence"),
+        ({"target_win_rate": 0.6, "min_trades": 500}, InsufficientDataError, "need 500"),
+    ],
+)
+def test_guarantee_errors(kwargs, error, match):
+    frame = pd.DataFrame({"confidence": np.linspace(0, 1, 400), "return_pct": 1.0, "win": True})
+    with pytest.raises(error, match=match):
+        guaranteed_threshold(frame, **kwargs)
