@@ -40,4 +40,11 @@ def run(quick: bool) -> list[dict]:
     seconds = time.perf_counter() - start
     for row in fw.to_dict("records"):
         out.append(record("drift_family_wise", cfg.n_trades, seconds, **row))
+    # the power of a whole check (every test and both detectors) on planted shifts
+    for scenario in ("step_drop", "calibration_break", "score_shift"):
+        start = time.perf_counter()
+        power = family_wise_false_alarms(cfg, scenario=scenario, max_windows=3 if quick else 10)
+        seconds = time.perf_counter() - start
+        for row in power.to_dict("records"):
+            out.append(record("drift_check_power", cfg.n_trades, seconds, **row))
     return out

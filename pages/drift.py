@@ -63,7 +63,7 @@ if not status.usable:
         "baseline: set one from this run's first months.",
         icon=":material/warning:",
     )
-    set_baseline_form(f"Set this run's first months as the baseline of {run.signal}")
+    set_baseline_form(f"Set this run's first months as the baseline of {dash.md_text(run.signal)}")
     st.stop()
 record = status.record
 st.info(

@@ -303,10 +303,16 @@ def evaluate_detectors(
 def family_wise_false_alarms(
     config: EvaluationConfig | None = None,
     *,
+    scenario: str = "iid",
     max_windows: int | None = None,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Share of whole checks with any warning/critical finding on i.i.d. streams.
+    """Share of whole checks with any warning/critical finding, per base rate.
+
+    On ``iid`` (the default) that is the family-wise false-alarm rate of one check;
+    on a shifted ``scenario`` (every window after the baseline carries the shift) it
+    is the power of a whole check, and ``by_metric`` says which tests found it (a
+    ``calibration_break`` should be found by the ECE/Brier path).
 
     Each monitoring window is checked against the stream's baseline with
     :func:`~core.analytics.drift.check.check_against_baseline` (every test,
@@ -315,6 +321,8 @@ def family_wise_false_alarms(
     Parameters
     ----------
     config : EvaluationConfig, optional
+    scenario : str, default "iid"
+        One of :data:`SCENARIOS`.
     max_windows : int, optional
         Windows checked per stream (all when omitted).
     seed : int, default 0
@@ -334,10 +342,14 @@ def family_wise_false_alarms(
     for j, rate in enumerate(cfg.base_rates):
         sev: list[str] = []
         per_metric: dict[str, int] = {}
+        critical_metric: dict[str, int] = {}
         seed_warn = seed_crit = 0
         for i in range(cfg.seeds):
             s = seed + 1000 * j + i
-            f = synthetic_stream(cfg.n_trades, base_rate=rate, seed=s)
+            f = synthetic_stream(
+                cfg.n_trades, base_rate=rate, scenario=scenario, n_baseline=cfg.n_baseline,
+                window=cfg.window, shift=cfg.shift, seed=s,
+            )  # fmt: skip
             base = baseline_from_trades(
                 f.iloc[: cfg.n_baseline], calibrate=("win",), monitor_window=cfg.window,
                 calibration_paths=cfg.n_paths, seed=s,
@@ -351,6 +363,8 @@ def family_wise_false_alarms(
                 stream.append(report.severity)
                 for a in report.alerts:
                     per_metric[a.metric] = per_metric.get(a.metric, 0) + 1
+                    if a.severity == "critical":
+                        critical_metric[a.metric] = critical_metric.get(a.metric, 0) + 1
             sev.extend(stream)
             seed_warn += any(x != "ok" for x in stream)
             seed_crit += any(x == "critical" for x in stream)
@@ -364,7 +378,9 @@ def family_wise_false_alarms(
                 "any_critical": float(np.mean([x == "critical" for x in sev])),
                 "seeds_with_warning": seed_warn / cfg.seeds,
                 "seeds_with_critical": seed_crit / cfg.seeds,
+                "scenario": scenario,
                 "by_metric": {k: v / n for k, v in sorted(per_metric.items())},
+                "critical_by_metric": {k: v / n for k, v in sorted(critical_metric.items())},
             }
         )
     return pd.DataFrame(rows)
