@@ -1,11 +1,141 @@
-"""Thresholds: which threshold to trade at, chosen in sample and judged out of sample."""
+"""Thresholds: which threshold to trade at, chosen in sample and judged out of sample.
+
+The slider, the metrics and charts it drives, and the button that applies it live
+in one ``st.fragment``: a move reruns that part only (a whole-page rerun took about
+a second in the browser). Its charts are drawn once per analysis and book
+(:func:`sweep_spec`, :func:`equity_spec`) and only marked or refilled on a move.
+"""
 
 import math
 
 import streamlit as st
 
 from core import dashboard as dash
+from core.dashboard import slider as slider_figures
+from core.dashboard import thresholds as threshold_figures
+from core.store.db import RunInfo
 from pages import _shared as ui
+
+_TTL = 3600  # seconds a cached figure lives, as the analyses in pages/_shared.py
+
+
+@st.cache_data(max_entries=16, ttl=_TTL, show_spinner=False)
+def sweep_spec(
+    data_dir: str,
+    run_id: str,
+    n_events: int,
+    key: str,
+    mode: str,
+    objective: str,
+    min_trades: int,
+    cost_bps: float,
+    metric: str,
+) -> dict:
+    """The sweep chart of one analysis and metric, without the slider's marker."""
+    view = ui.cached_thresholds(
+        data_dir, run_id, n_events, key, mode, objective, min_trades, cost_bps
+    )
+    return threshold_figures.sweep_figure_spec(view, metric=metric)
+
+
+@st.cache_data(max_entries=8, ttl=_TTL, show_spinner=False)
+def equity_spec(
+    data_dir: str, run_id: str, n_events: int, key: str
+) -> slider_figures.EquityTemplate:
+    """The equity chart of a run's book, ready for the kept trades of any threshold."""
+    book = ui.cached_book(data_dir, run_id, n_events, key)
+    return slider_figures.equity_template(dash.filtered_book(book, threshold=0.0))
+
+
+@st.fragment
+def live_threshold(
+    run: RunInfo,
+    key: str,
+    mode: str,
+    options: tuple[str, int, float],
+    view: dash.ThresholdView,
+    book: dash.BookArrays,
+) -> None:
+    """The slider and what it drives; reruns alone when one of its widgets changes."""
+    objective, min_trades, cost_bps = options
+    choice = view.analysis.choice
+    if mode == "absolute":
+        threshold = st.slider(
+            "Threshold",
+            0.0,
+            1.0,
+            float(round(choice.threshold, 2)),
+            step=0.01,
+            key="thr_slider_absolute",
+            help="Keep the trades whose score is at least this.",
+        )
+    else:
+        threshold = float(
+            st.slider(
+                "Threshold",
+                1,
+                100,
+                round(choice.threshold),
+                step=1,
+                key="thr_slider_percentile",
+                help="Keep this percentage of trades, the highest scores first.",
+            )
+        )
+
+    with ui.shown_errors():
+        filtered = dash.filtered_book(book, threshold=threshold, mode=mode)
+        if math.isnan(filtered.score_cutoff):
+            st.markdown("**At this threshold:** no trade is kept.")
+        else:
+            st.markdown(
+                f"**At this threshold:** the trades kept (lowest score {filtered.score_cutoff:.3f}) "
+                "against every trade of the run."
+            )
+        ui.headline(filtered.metrics)
+        left, right = st.columns(2)
+        with left:
+            metric = (
+                st.segmented_control(
+                    "Sweep chart",
+                    list(dash.SWEEP_METRICS),
+                    default="sharpe",
+                    key="thr_metric",
+                    format_func=dash.SWEEP_METRICS.__getitem__,
+                )
+                or "sharpe"
+            )
+            spec = sweep_spec(
+                ui.data_dir(), run.id, run.n_events, key, mode, objective, min_trades, cost_bps,
+                metric,
+            )  # fmt: skip
+            st.plotly_chart(
+                threshold_figures.light_sweep_figure(spec, current=threshold), key="sweep_chart"
+            )
+        with right:
+            template = equity_spec(ui.data_dir(), run.id, run.n_events, key)
+            st.plotly_chart(
+                slider_figures.light_equity_figure(template, filtered), key="equity_chart"
+            )
+        ui.show_metrics(filtered.metrics)
+
+    st.subheader("Apply the threshold")
+    if run.kind != "backtest":
+        st.caption(
+            "This run is an imported signal log: there is no market to re-run it on. The figures above "
+            "are what this threshold gives on the imported trades."
+        )
+    elif mode != "absolute":
+        st.caption("Switch to a score threshold to re-run the backtest with it.")
+    else:
+        st.caption(
+            f"Re-run this backtest with threshold {threshold:.2f}; the new run is selected when it finishes."
+        )
+        if st.button(f"Apply threshold {threshold:.2f} and rerun", type="primary", key="thr_apply"):
+            with ui.shown_errors("Cannot re-run: "):
+                config = dash.rerun_config(run, threshold=float(threshold), confidence_key=key)
+                if ui.run_backtest_now(config) is not None:
+                    st.rerun()
+
 
 ui.frame()
 
@@ -54,57 +184,8 @@ if view is None:
 analysis = view.analysis
 choice = analysis.choice
 
-if mode == "absolute":
-    threshold = st.slider(
-        "Threshold",
-        0.0,
-        1.0,
-        float(round(choice.threshold, 2)),
-        step=0.01,
-        key="thr_slider_absolute",
-        help="Keep the trades whose score is at least this.",
-    )
-else:
-    threshold = float(
-        st.slider(
-            "Threshold",
-            1,
-            100,
-            round(choice.threshold),
-            step=1,
-            key="thr_slider_percentile",
-            help="Keep this percentage of trades, the highest scores first.",
-        )
-    )
+live_threshold(run, key, mode, (objective, min_trades, cost_bps), view, book)
 
-with ui.shown_errors():
-    filtered = dash.filtered_book(book, threshold=threshold, mode=mode)
-    if math.isnan(filtered.score_cutoff):
-        st.markdown("**At this threshold:** no trade is kept.")
-    else:
-        st.markdown(
-            f"**At this threshold:** the trades kept (lowest score {filtered.score_cutoff:.3f}) "
-            "against every trade of the run."
-        )
-    ui.headline(filtered.metrics)
-    left, right = st.columns(2)
-    with left:
-        metric = (
-            st.segmented_control(
-                "Sweep chart",
-                list(dash.SWEEP_METRICS),
-                default="sharpe",
-                key="thr_metric",
-                format_func=dash.SWEEP_METRICS.__getitem__,
-            )
-            or "sharpe"
-        )
-        st.plotly_chart(
-            dash.sweep_figure(view, metric=metric, current=threshold), key="sweep_chart"
-        )
-    with right:
-        st.plotly_chart(dash.equity_figure(filtered), key="equity_chart")
-    ui.show_metrics(filtered.metrics)
 
 st.subheader("Chosen in sample, judged out of sample")
 unit = "" if mode == "absolute" else " % of trades"
@@ -161,21 +242,3 @@ if dsr is not None:
     )
 for note in analysis.notes:
     st.caption(f"Note: {note}")
-
-st.subheader("Apply the threshold")
-if run.kind != "backtest":
-    st.caption(
-        "This run is an imported signal log: there is no market to re-run it on. The figures above "
-        "are what this threshold gives on the imported trades."
-    )
-elif mode != "absolute":
-    st.caption("Switch to a score threshold to re-run the backtest with it.")
-else:
-    st.caption(
-        f"Re-run this backtest with threshold {threshold:.2f}; the new run is selected when it finishes."
-    )
-    if st.button(f"Apply threshold {threshold:.2f} and rerun", type="primary", key="thr_apply"):
-        with ui.shown_errors("Cannot re-run: "):
-            config = dash.rerun_config(run, threshold=float(threshold), confidence_key=key)
-            if ui.run_backtest_now(config) is not None:
-                st.rerun()

@@ -1,0 +1,62 @@
+"""Light figures of the Thresholds page: the same JSON as the validated plotly figures."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import plotly.io
+import plotly.tools
+import pytest
+
+from core import dashboard as dash
+from core.dashboard import slider, synthetic_signal_log, thresholds
+from core.errors import ValidationError
+
+
+def _as_streamlit_sends(fig) -> dict:
+    """The JSON ``st.plotly_chart`` sends for a figure (its own conversion)."""
+    figure = plotly.tools.return_figure_from_figure_or_data(fig, validate_figure=True)
+    return json.loads(plotly.io.to_json(figure, validate=False))
+
+
+@pytest.fixture(scope="module")
+def trades():
+    log = synthetic_signal_log(1_500, seed=2)
+    return log.rename(columns={"timestamp": "entry_time"}).assign(
+        win=lambda f: f["return_pct"] > 0, calibrated_probability=float("nan")
+    )
+
+
+@pytest.mark.parametrize("mode", ["absolute", "percentile"])
+@pytest.mark.parametrize("metric", ["sharpe", "win_rate"])
+def test_light_sweep_figure_equals_the_validated_one(trades, mode, metric):
+    view = dash.threshold_view(trades, mode=mode)
+    spec = thresholds.sweep_figure_spec(view, metric=metric)
+    untouched = copy.deepcopy(spec)
+    for current in (None, 0.42 if mode == "absolute" else 37.0):
+        light = thresholds.light_sweep_figure(spec, current=current)
+        full = dash.sweep_figure(view, metric=metric, current=current)
+        assert _as_streamlit_sends(light) == _as_streamlit_sends(full)
+    assert plotly.io.to_json(spec) == plotly.io.to_json(untouched)
+
+
+@pytest.mark.parametrize(("mode", "thresholds_"), [("absolute", (0.2, 0.6, 1.0)),
+                                                  ("percentile", (5.0, 50.0))])  # fmt: skip
+def test_light_equity_figure_equals_the_validated_one(trades, mode, thresholds_):
+    book = dash.book_arrays(trades)
+    template = slider.equity_template(dash.filtered_book(book, threshold=0.0))
+    untouched = copy.deepcopy(template.spec)
+    for t in thresholds_:
+        filtered = dash.filtered_book(book, threshold=t, mode=mode)
+        light = slider.light_equity_figure(template, filtered)
+        assert _as_streamlit_sends(light) == _as_streamlit_sends(dash.equity_figure(filtered))
+    assert plotly.io.to_json(template.spec) == plotly.io.to_json(untouched)
+
+
+def test_light_equity_figure_refuses_a_template_of_other_dates(trades):
+    book = dash.book_arrays(trades)
+    other = dash.book_arrays(trades.iloc[:700])
+    template = slider.equity_template(dash.filtered_book(other, threshold=0.0))
+    with pytest.raises(ValidationError, match="equity_template"):
+        slider.light_equity_figure(template, dash.filtered_book(book, threshold=0.5))
