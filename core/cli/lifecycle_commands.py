@@ -17,8 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from core.cli.common import add_common_options, emit, open_store, print_table, stderr
-from core.learning import LearningEngine, LearningEngineConfig
+from core.cli.common import add_common_options, emit, open_engine, open_store, print_table, stderr
 from core.lifecycle.gates import EVALUATION_METRICS, Gate
 from core.store.registry import MODEL_STAGES
 
@@ -34,11 +33,6 @@ def _window_options(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--run", dest="run_id", help="run id (default: the newest completed run)")
     p.add_argument("--start", default=None, help=f"first entry time of the {what} (ISO 8601)")
     p.add_argument("--end", default=None, help="entry times before this (ISO 8601)")
-
-
-def _engine(args: argparse.Namespace, *, executor: str | None = None) -> LearningEngine:
-    """The learning engine of ``--data-dir``: use in ``with``, which shuts it down."""
-    return LearningEngine(LearningEngineConfig(data_dir=args.data_dir, executor=executor))
 
 
 def _frame_text(frame: pd.DataFrame) -> str:
@@ -113,7 +107,7 @@ def _register_models(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _models_list(args: argparse.Namespace) -> int:
-    with _engine(args) as engine:
+    with open_engine(args) as engine:
         frame = (
             engine.registry.versions_frame(args.name)
             if args.versions
@@ -126,7 +120,7 @@ def _models_list(args: argparse.Namespace) -> int:
 
 
 def _models_show(args: argparse.Namespace) -> int:
-    with _engine(args) as engine:
+    with open_engine(args) as engine:
         versions = [engine.registry.get(args.name, args.version)] if args.version else (
             engine.registry.versions(args.name)
         )  # fmt: skip
@@ -169,7 +163,7 @@ def _models_show(args: argparse.Namespace) -> int:
 
 def _models_evaluate(args: argparse.Namespace) -> int:
     gates = None if args.gate is None else [Gate.parse(g) for g in args.gate]
-    with _engine(args) as engine:
+    with open_engine(args) as engine:
         result = engine.registry.evaluate(
             args.name, args.version, args.run_id, gates, window=_window(args), seed=args.seed
         )
@@ -178,7 +172,7 @@ def _models_evaluate(args: argparse.Namespace) -> int:
 
 
 def _models_promote(args: argparse.Namespace) -> int:
-    with _engine(args) as engine:
+    with open_engine(args) as engine:
         changes = engine.promote_model(
             args.name, args.version, to_stage=args.to_stage, reason=args.reason,
             force=args.force,
@@ -252,7 +246,7 @@ def _jobs_submit(args: argparse.Namespace) -> int:
         "n_windows": args.n_windows, "min_train": args.min_train,
         "window": None if window is None else list(window),
     }  # fmt: skip
-    with _engine(args, executor=args.executor) as engine:
+    with open_engine(args, executor=args.executor) as engine:
         job = engine.submit_training_job(args.model, "calibrator", config)
         if not args.json:
             stderr(f"job {job.id} submitted; waiting for it")
@@ -262,14 +256,14 @@ def _jobs_submit(args: argparse.Namespace) -> int:
 
 
 def _jobs_list(args: argparse.Namespace) -> int:
-    with _engine(args) as engine:
+    with open_engine(args) as engine:
         frame = engine.jobs.frame(model_name=args.model, state=args.state)
     emit(args, frame, _frame_text(frame.drop(columns=["worker"])))
     return 0
 
 
 def _jobs_show(args: argparse.Namespace) -> int:
-    with _engine(args) as engine:
+    with open_engine(args) as engine:
         job = engine.jobs.get(args.job_id)
     emit(args, job, _job_text(job))
     return 0
@@ -325,7 +319,7 @@ def _register_drift(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _drift_baseline(args: argparse.Namespace) -> int:
-    with _engine(args) as engine:
+    with open_engine(args) as engine:
         engine.drift.set_baseline_from_run(
             args.run_id, months=args.months, share=args.share, key=args.key
         )
@@ -335,7 +329,7 @@ def _drift_baseline(args: argparse.Namespace) -> int:
 
 
 def _drift_check(args: argparse.Namespace) -> int:
-    with _engine(args) as engine:
+    with open_engine(args) as engine:
         status = engine.drift.status(args.run_id)
         result = engine.drift.check_run(args.run_id, window=_window(args))
     report = result.report
@@ -351,7 +345,7 @@ def _drift_check(args: argparse.Namespace) -> int:
 
 
 def _drift_alerts(args: argparse.Namespace) -> int:
-    with _engine(args) as engine:
+    with open_engine(args) as engine:
         for alert_id in args.ack or []:
             engine.drift.acknowledge(alert_id)
         frame = engine.drift.alerts(
