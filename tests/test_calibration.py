@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from scipy.stats import norm
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss
 from sklearn.metrics import log_loss as sk_log_loss
@@ -29,6 +31,7 @@ from core.analytics.calibration import (
     maximum_calibration_error,
     quick_scores,
     reliability_curve,
+    spiegelhalter_test,
 )
 from core.analytics.stats import wilson_interval
 from core.errors import CalibrationError, InsufficientDataError
@@ -102,7 +105,43 @@ def test_ece_mce_hand_computed():
     y = np.array([0, 1, 1, 1])
     # bin [0, .5]: mean .15, freq .5 -> .35; bin (.5, 1]: mean .85, freq 1 -> .15
     assert expected_calibration_error(p, y, n_bins=2) == pytest.approx(0.5 * 0.35 + 0.5 * 0.15)
-    assert maximum_calibration_error(p, y, n_bins=2) == pytest.approx(0.35)
+    # two-trade bins: only with min_count <= 2 (the default 10 ignores them: NaN)
+    assert maximum_calibration_error(p, y, n_bins=2, min_count=1) == pytest.approx(0.35)
+    assert math.isnan(maximum_calibration_error(p, y, n_bins=2))
+
+
+def test_mce_ignores_a_single_trade_bin():
+    # 500 well calibrated forecasts near 0.3 plus one forecast of 0.95 that lost
+    rng = np.random.default_rng(0)
+    p = np.append(np.full(500, 0.3), 0.95)
+    y = np.append(rng.random(500) < 0.3, False)
+    assert maximum_calibration_error(p, y, min_count=1) == pytest.approx(0.95)
+    assert maximum_calibration_error(p, y) < 0.1
+    report = calibration_report(p, y)
+    assert report.n_small_bins == 1 and report.mce < 0.1
+    assert reliability_curve(p, y).to_frame()["small"].sum() == 1
+
+
+def test_spiegelhalter_z_by_hand_and_under_the_null():
+    p = np.array([0.2, 0.7, 0.9, 0.4])
+    y = np.array([0, 1, 0, 1])
+    a = 1 - 2 * p
+    z = np.sum((y - p) * a) / np.sqrt(np.sum(a * a * p * (1 - p)))
+    res = spiegelhalter_test(p, y)
+    assert res.z == pytest.approx(z) and res.p_value == pytest.approx(2 * norm.sf(abs(z)))
+    # calibrated forecasts: p-values uniform, about 5 % below 0.05 over 400 seeds
+    rng = np.random.default_rng(1)
+    prob = rng.random((400, 300))
+    wins = rng.random((400, 300)) < prob
+    rejections = np.mean(
+        [spiegelhalter_test(q, w).p_value < 0.05 for q, w in zip(prob, wins, strict=True)]
+    )
+    assert 0.02 <= rejections <= 0.08
+    # miscalibrated (overconfident) forecasts are caught
+    assert spiegelhalter_test(np.clip(prob[0] * 1.6 - 0.3, 0.01, 0.99), wins[0]).p_value < 1e-3
+    report = calibration_report(prob[0], wins[0])
+    assert report.spiegelhalter_z == pytest.approx(spiegelhalter_test(prob[0], wins[0]).z)
+    assert report.ece_low is not None and report.ece_low <= report.ece <= report.ece_high
 
 
 @pytest.mark.parametrize("strategy", ["uniform", "quantile"])
@@ -115,7 +154,7 @@ def test_ece_equals_weighted_gap_of_sklearn_curve(strategy, seed):
     expected = float(np.sum(weights * np.abs(prob_true - prob_pred)))
     got = expected_calibration_error(p, y, n_bins=10, strategy=strategy)
     assert got == pytest.approx(expected, abs=1e-12)
-    assert maximum_calibration_error(p, y, strategy=strategy) == pytest.approx(
+    assert maximum_calibration_error(p, y, strategy=strategy, min_count=1) == pytest.approx(
         np.max(np.abs(prob_true - prob_pred)), abs=1e-12
     )
 
@@ -229,7 +268,9 @@ def test_calibration_report_bundles_the_metrics():
     assert r.brier == pytest.approx(brier_score(p, y))
     assert r.log_loss == pytest.approx(log_loss(p, y))
     assert (r.rel, r.res, r.unc) == pytest.approx(tuple(brier_decomposition(p, y)))
-    assert r.ece_low is None and r.ece_high is None
+    assert r.ece_low <= r.ece <= r.ece_high  # an ECE comes with its interval by default
+    bare = calibration_report(p, y, n_bins=10, ece_interval=False)
+    assert bare.ece_low is None and bare.ece_high is None
     d = json.loads(json.dumps(r.to_dict()))
     assert set(d) >= {
         "ece",
@@ -323,7 +364,7 @@ def test_metric_bounds_property(p, data, n_bins, quantile):
     y = np.array(data.draw(st.lists(st.booleans(), min_size=p.size, max_size=p.size)))
     strategy = "quantile" if quantile else "uniform"
     ece = expected_calibration_error(p, y, n_bins=n_bins, strategy=strategy)
-    mce = maximum_calibration_error(p, y, n_bins=n_bins, strategy=strategy)
+    mce = maximum_calibration_error(p, y, n_bins=n_bins, strategy=strategy, min_count=1)
     assert 0.0 <= ece <= mce + 1e-12 <= 1.0 + 1e-12
     assert 0.0 <= brier_score(p, y) <= 1.0
     assert log_loss(p, y) >= 0.0

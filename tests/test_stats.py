@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
-from core.analytics.stats import bootstrap_ci, wilson_interval, z_value
+from core.analytics.stats import bootstrap_ci, format_p_value, wilson_interval, z_value
 from core.errors import ConfigError
 
 
@@ -47,3 +47,12 @@ def test_config_errors_are_still_value_errors():
     # Callers that caught ValueError before the named exception keep working.
     with pytest.raises(ValueError):
         z_value(-0.5)
+
+
+@pytest.mark.parametrize(
+    ("p", "text"),
+    [(0.0, "< 1e-16"), (1e-300, "< 1e-16"), (3.2e-7, "3.2e-07"), (0.0321, "0.032"),
+     (0.5, "0.5"), (1.0, "1"), (float("nan"), "n/a"), (None, "n/a")],
+)  # fmt: skip
+def test_format_p_value(p, text):
+    assert format_p_value(p) == text

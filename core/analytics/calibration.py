@@ -31,16 +31,19 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from core.analytics.stats import wilson_interval
 from core.errors import CalibrationError, InsufficientDataError
 from core.jsonsafe import json_safe
 
 __all__ = [
+    "MIN_BIN_COUNT",
     "BrierDecomposition",
     "CalibrationMetrics",
     "EceInterval",
     "ReliabilityCurve",
+    "SpiegelhalterResult",
     "adaptive_calibration_error",
     "assign_bins",
     "bin_edges",
@@ -55,7 +58,12 @@ __all__ = [
     "maximum_calibration_error",
     "quick_scores",
     "reliability_curve",
+    "spiegelhalter_test",
 ]
+
+#: Bins holding fewer forecasts than this are left out of the MCE and flagged
+#: in the reliability table: one trade's win or loss is not a calibration error.
+MIN_BIN_COUNT = 10
 
 Strategy = Literal["uniform", "quantile"]
 _STRATEGIES = ("uniform", "quantile")
@@ -237,6 +245,8 @@ class ReliabilityCurve:
         Share of wins in the bin.
     win_low, win_high : ndarray
         Wilson score interval of the observed frequency.
+    min_count : int
+        Bins with fewer forecasts are flagged ``small`` (see :attr:`small`).
     """
 
     n_bins: int
@@ -249,11 +259,18 @@ class ReliabilityCurve:
     observed_frequency: np.ndarray
     win_low: np.ndarray
     win_high: np.ndarray
+    min_count: int = MIN_BIN_COUNT
 
     @property
     def nonempty(self) -> np.ndarray:
         """Boolean mask of bins holding at least one forecast."""
         return self.count > 0
+
+    @property
+    def small(self) -> np.ndarray:
+        """Boolean mask of non-empty bins holding fewer than ``min_count`` forecasts:
+        their frequencies are shown but not to be read as calibration errors."""
+        return (self.count > 0) & (self.count < self.min_count)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per bin: bin, bin_low, bin_high, count, mean_predicted, ..."""
@@ -267,6 +284,7 @@ class ReliabilityCurve:
                 "observed_frequency": self.observed_frequency,
                 "win_low": self.win_low,
                 "win_high": self.win_high,
+                "small": self.small,
             }
         )
 
@@ -379,16 +397,91 @@ def maximum_calibration_error(
     *,
     n_bins: int = 10,
     strategy: Strategy = "uniform",
+    min_count: int = MIN_BIN_COUNT,
 ) -> float:
     """Maximum calibration error: ``max_b |observed_frequency_b - mean_predicted_b|``.
 
-    Taken over the non-empty bins; in [0, 1]. Same arguments as
-    :func:`expected_calibration_error`. Reference: Naeini et al. (2015).
+    Taken over the bins holding at least ``min_count`` forecasts (default
+    :data:`MIN_BIN_COUNT`): a bin of one trade has an error of about 0.5 by
+    construction. NaN when no bin holds ``min_count`` (say so rather than
+    report noise); ``min_count=1`` gives Naeini et al.'s definition. Same
+    other arguments as :func:`expected_calibration_error`.
     """
     p, w = check_prob_win(prob, win)
     _, _, count, sum_p, sum_w = _bin_sums(p, w, n_bins=n_bins, strategy=strategy)
-    nz = count > 0
-    return float(np.max(np.abs(sum_w[nz] - sum_p[nz]) / count[nz]))
+    return _mce_from_sums(count, sum_p, sum_w, min_count)
+
+
+def _mce_from_sums(
+    count: np.ndarray, sum_p: np.ndarray, sum_w: np.ndarray, min_count: int
+) -> float:
+    if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
+        raise CalibrationError(f"min_count must be a positive integer, got {min_count!r}; use 10")
+    ok = count >= min_count
+    if not ok.any():
+        return float("nan")
+    return float(np.max(np.abs(sum_w[ok] - sum_p[ok]) / count[ok]))
+
+
+@dataclass(frozen=True)
+class SpiegelhalterResult:
+    """Spiegelhalter's calibration test: z and its two-sided p-value.
+
+    Attributes
+    ----------
+    z : float
+        Standard normal under perfect calibration.
+    p_value : float
+        ``2 (1 - Phi(|z|))``.
+    n : int
+    """
+
+    z: float
+    p_value: float
+    n: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict of the fields."""
+        return json_safe(self.__dict__)
+
+
+def spiegelhalter_test(prob: Any, win: Any) -> SpiegelhalterResult:
+    """Spiegelhalter's z test of calibration (no binning).
+
+    .. math::
+
+        Z = \frac{\\sum_i (y_i - p_i)(1 - 2 p_i)}{\\sqrt{\\sum_i (1 - 2 p_i)^2 p_i (1 - p_i)}}
+
+    is standard normal when every ``p_i`` is the true win probability, so a
+    small p-value says the forecasts are miscalibrated. Unlike the ECE it
+    needs no bins and has a known null law; it complements the ECE's
+    interval.
+
+    Parameters
+    ----------
+    prob, win : array_like, shape (n,)
+
+    Returns
+    -------
+    SpiegelhalterResult
+        z NaN (p-value NaN) when every forecast is 0, 1/2 or 1 (zero variance).
+
+    References
+    ----------
+    D. J. Spiegelhalter, "Probabilistic prediction in patient management and
+    clinical trials", Statistics in Medicine 5 (1986) 421-433.
+    """
+    p, w = check_prob_win(prob, win)
+    return _spiegelhalter(p, w)
+
+
+def _spiegelhalter(p: np.ndarray, w: np.ndarray) -> SpiegelhalterResult:
+    a = 1.0 - 2.0 * p
+    var = float(np.sum(a * a * p * (1.0 - p)))
+    if not var > 0:
+        return SpiegelhalterResult(z=float("nan"), p_value=float("nan"), n=int(p.size))
+    z = float(np.dot(w - p, a) / np.sqrt(var))
+    return SpiegelhalterResult(z=z, p_value=float(2.0 * stats.norm.sf(abs(z))), n=int(p.size))
 
 
 def adaptive_calibration_error(prob: Any, win: Any, *, n_bins: int = 10) -> float:
@@ -676,7 +769,9 @@ class CalibrationMetrics:
     base_rate : float
         Share of wins.
     ece, mce : float
-        Expected and maximum calibration error on ``n_bins`` bins of ``strategy``.
+        Expected and maximum calibration error on ``n_bins`` bins of
+        ``strategy``; the MCE only over bins holding ``min_bin_count``
+        forecasts (NaN when none does).
     ace : float
         Adaptive calibration error (ECE on ``n_bins`` equal-mass bins).
     brier : float
@@ -688,7 +783,14 @@ class CalibrationMetrics:
     n_bins, strategy
         Binning of ``ece``, ``mce``, ``rel`` and ``res``.
     ece_low, ece_high : float or None
-        Bootstrap interval of the ECE when asked for (``ece_interval=True``).
+        Bootstrap interval of the ECE (``ece_interval=True``, the default).
+    spiegelhalter_z, spiegelhalter_p : float
+        Spiegelhalter's (1986) calibration z and its two-sided p-value
+        (:func:`spiegelhalter_test`).
+    min_bin_count : int
+        Fewest forecasts a bin needs to count in the MCE.
+    n_small_bins : int
+        Non-empty bins below ``min_bin_count`` (left out of the MCE).
     """
 
     n: int
@@ -705,6 +807,10 @@ class CalibrationMetrics:
     strategy: str = "uniform"
     ece_low: float | None = None
     ece_high: float | None = None
+    spiegelhalter_z: float = float("nan")
+    spiegelhalter_p: float = float("nan")
+    min_bin_count: int = MIN_BIN_COUNT
+    n_small_bins: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict of the fields."""
@@ -717,10 +823,11 @@ def calibration_report(
     *,
     n_bins: int = 10,
     strategy: Strategy = "uniform",
-    ece_interval: bool = False,
+    ece_interval: bool = True,
     n_boot: int = 200,
     level: float = 0.95,
     seed: int = 0,
+    min_bin_count: int = MIN_BIN_COUNT,
 ) -> CalibrationMetrics:
     """All calibration metrics of ``prob`` against ``win`` in one pass.
 
@@ -732,9 +839,11 @@ def calibration_report(
     strategy : {"uniform", "quantile"}, default "uniform"
         Binning of ECE, MCE and the Brier decomposition (ACE always uses
         equal-mass bins).
-    ece_interval : bool, default False
+    ece_interval : bool, default True
         Also compute :func:`ece_confidence_interval` (``n_boot``, ``level``,
-        ``seed``) into ``ece_low``/``ece_high``.
+        ``seed``) into ``ece_low``/``ece_high``: an ECE comes with its interval.
+    min_bin_count : int, default :data:`MIN_BIN_COUNT`
+        Fewest forecasts a bin needs to count in the MCE.
 
     Returns
     -------
@@ -743,9 +852,8 @@ def calibration_report(
     p, w = check_prob_win(prob, win)
     n = p.size
     _, _, count, sum_p, sum_w = _bin_sums(p, w, n_bins=n_bins, strategy=strategy)
-    nz = count > 0
     ece = _ece_from_sums(count, sum_p, sum_w, n)
-    mce = float(np.max(np.abs(sum_w[nz] - sum_p[nz]) / count[nz]))
+    mce = _mce_from_sums(count, sum_p, sum_w, min_bin_count)
     if strategy == "quantile":
         ace = ece
     else:
@@ -754,6 +862,7 @@ def calibration_report(
     rel, res, unc = _decomposition_from_sums(count, sum_p, sum_w, n)
     d = p - w
     q = np.clip(np.where(w > 0.5, p, 1.0 - p), 1e-15, 1.0 - 1e-15)
+    sp = _spiegelhalter(p, w)
     low = high = None
     if ece_interval:
         ci = ece_confidence_interval(
@@ -775,4 +884,8 @@ def calibration_report(
         strategy=strategy,
         ece_low=low,
         ece_high=high,
+        spiegelhalter_z=sp.z,
+        spiegelhalter_p=sp.p_value,
+        min_bin_count=int(min_bin_count),
+        n_small_bins=int(((count > 0) & (count < min_bin_count)).sum()),
     )

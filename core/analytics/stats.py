@@ -10,7 +10,53 @@ from scipy import stats
 
 from core.errors import ConfigError
 
-__all__ = ["bootstrap_ci", "fisher_z_interval", "wilson_interval", "z_value"]
+__all__ = [
+    "P_VALUE_FLOOR",
+    "bootstrap_ci",
+    "fisher_z_interval",
+    "format_p_value",
+    "wilson_interval",
+    "z_value",
+]
+
+#: p-values below this print as "< 1e-16": double precision cannot resolve
+#: 1 - p for smaller values, so the digits would be noise (and 0 is a lie).
+P_VALUE_FLOOR = 1e-16
+
+
+def format_p_value(p: float | None, *, digits: int = 2) -> str:
+    """A p-value for people: ``"< 1e-16"`` below the floor, never ``"0"``.
+
+    Parameters
+    ----------
+    p : float or None
+        In [0, 1]; None or NaN prints ``"n/a"``.
+    digits : int, default 2
+        Significant digits.
+
+    Returns
+    -------
+    str
+        ``"0.032"``, ``"3.2e-07"``, ``"< 1e-16"``, ``"1"``.
+
+    Examples
+    --------
+    >>> format_p_value(0.0)
+    '< 1e-16'
+    >>> format_p_value(0.0321)
+    '0.032'
+    >>> format_p_value(3.2e-7)
+    '3.2e-07'
+    """
+    if p is None or not np.isfinite(p):
+        return "n/a"
+    if not 0.0 <= p <= 1.0:
+        raise ConfigError(f"a p-value lies in [0, 1], got {p!r}")
+    if p < P_VALUE_FLOOR:
+        return f"< {P_VALUE_FLOOR:.0e}"
+    if p >= 1e-3:
+        return f"{p:.{digits}g}"
+    return f"{p:.{max(digits - 1, 0)}e}"
 
 
 def z_value(level: float) -> float:
