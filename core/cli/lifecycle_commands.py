@@ -18,8 +18,10 @@ from typing import Any
 import pandas as pd
 
 from core.cli.common import add_common_options, emit, open_engine, open_store, print_table, stderr
+from core.dashboard.decisions import version_view
 from core.lifecycle.gates import EVALUATION_METRICS, Gate
 from core.store.registry import MODEL_STAGES
+from core.trade_windows import load_trades
 
 __all__ = ["register"]
 
@@ -104,6 +106,31 @@ def _register_models(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--reason", default=None, help="why (required with --force)")
     p.add_argument("--force", action="store_true", help="promote despite the gates")
     add_common_options(p).set_defaults(handler=_models_promote)
+
+    p = sub.add_parser(
+        "compare", help="two calibrator versions side by side on the same out-of-sample trades",
+        description=(
+            "Score versions A and B of NAME on the trades of --run (default: the newest run) that "
+            "come after both training windows: ECE, Brier and log loss with a paired bootstrap "
+            "of the difference B - A, and the verdict."
+        ),
+    )  # fmt: skip
+    p.add_argument("name")
+    p.add_argument("a", type=int, metavar="A")
+    p.add_argument("b", type=int, metavar="B")
+    p.add_argument("--run", dest="run_id", help="run whose trades are scored")
+    p.add_argument("--seed", type=int, default=0)
+    add_common_options(p).set_defaults(handler=_models_compare)
+
+
+def _models_compare(args: argparse.Namespace) -> int:
+    with open_engine(args) as engine:
+        run_id = args.run_id or engine.store.latest_run_id()
+        trades = load_trades(engine.store, run_id)
+        view = version_view(engine, args.name, args.a, args.b, trades=trades, seed=args.seed)
+    table = view.result.table.round(5).reset_index()
+    emit(args, view, f"{print_table(table)}\n{view.result.verdict}\n{view.note}")
+    return 0
 
 
 def _models_list(args: argparse.Namespace) -> int:

@@ -1,0 +1,195 @@
+"""Beyond the peers: bet sizing, calibration by segment, signal decay, open book, versions.
+
+Each function takes what a page (or the CLI) has — a run, its trades, the engine — and
+returns the analytics result with its figure. Everything fitted is fitted walk-forward on
+earlier trades (the analytics modules say how); nothing here computes a metric itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from core.analytics.compare import VersionComparison, compare_versions
+from core.analytics.decay import signal_decay
+from core.analytics.open_book import (
+    OpenBookCheck,
+    OpenBookForecast,
+    check_open_book,
+    open_book_forecast,
+)
+from core.analytics.segments import calibration_by_segment
+from core.analytics.sizing import walk_forward_sizing
+from core.analytics.walkforward import walk_forward_calibrate
+from core.backtest import BacktestConfig
+from core.errors import ConfigError, InsufficientDataError
+from core.figures import decisions as charts
+from core.learning import LearningEngine
+from core.signals.calibrated import calibrate_scores
+from core.store import RunInfo
+from core.trades import validate_trades
+
+__all__ = [
+    "SEGMENTS",
+    "DecisionView",
+    "decay_view",
+    "open_book_view",
+    "out_of_sample_probability",
+    "segment_view",
+    "sizing_view",
+    "version_view",
+]
+
+#: Attributes a run's calibration can be split by (label -> trades column or rule).
+SEGMENTS: dict[str, str] = {
+    "volatility": "volatility regime (terciles of market_volatility)",
+    "symbol": "symbol",
+    "side": "side (long / short)",
+    "num_agreeing_models": "number of agreeing models",
+    "year": "calendar year of entry",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class DecisionView:
+    """An analytics result, its figures and a note on how the numbers were made."""
+
+    result: Any
+    figures: tuple[go.Figure, ...]
+    note: str
+
+    def to_dict(self) -> dict[str, Any]:
+        if isinstance(self.result, tuple):  # the open book: forecast and check
+            forecast, check = self.result
+            return {"note": self.note, "forecast": forecast.to_dict(), "check": check.to_dict()}
+        return {"note": self.note, **self.result.to_dict()}
+
+
+def out_of_sample_probability(
+    trades: pd.DataFrame, *, method: str = "platt", n_windows: int = 6, min_train: int = 100
+) -> tuple[pd.DataFrame, str]:
+    """Trades with ``calibrated_probability`` fitted walk-forward (earlier trades only).
+
+    Returns the trades that got a probability (the first window, without history, has
+    none) and a label naming the mapping, e.g. ``"platt, walk-forward, 6 windows"``.
+    """
+    usable = validate_trades(trades, key="confidence", min_rows=2)
+    result = walk_forward_calibrate(usable, method=method, n_windows=n_windows, min_train=min_train)
+    scored = result.apply(usable)
+    scored = scored[scored["calibrated_probability"].notna()]
+    if len(scored) < 30:
+        raise InsufficientDataError(
+            f"only {len(scored)} trade(s) got an out-of-sample probability; a run needs more "
+            "history for walk-forward calibration (or use fewer windows)"
+        )
+    return scored, f"{method}, walk-forward, {n_windows} windows"
+
+
+def sizing_view(
+    trades: pd.DataFrame,
+    *,
+    calibrator: str = "platt",
+    kelly_fraction: float = 0.5,
+    cap: float = 1.0,
+    cost_bps: float = 0.0,
+    n_windows: int = 6,
+    seed: int = 0,
+) -> DecisionView:
+    """Bet sizes from the calibrated probability vs the best fixed threshold, out of sample."""
+    result = walk_forward_sizing(
+        trades, key="confidence", calibrator=calibrator, kelly_fraction=kelly_fraction,
+        cap=cap, cost_bps=cost_bps, n_windows=n_windows, seed=seed,
+    )  # fmt: skip
+    note = (
+        f"{calibrator} calibrator and payoff ratio fitted walk-forward ({n_windows} windows, "
+        f"earlier trades only); Kelly × {kelly_fraction:g} capped at {cap:g}; bands: block "
+        "bootstrap; every figure out of sample"
+    )
+    return DecisionView(result, (charts.sizing_chart(result), charts.sizing_equity(result)), note)
+
+
+def segment_view(
+    trades: pd.DataFrame, *, by: str = "volatility", method: str = "platt", seed: int = 0
+) -> DecisionView:
+    """Calibration per segment of out-of-sample probabilities, with a Holm-corrected test."""
+    if by not in SEGMENTS and by not in trades.columns:
+        raise ConfigError(
+            f"segment {by!r} is not known; choose one of {', '.join(SEGMENTS)} or a feature "
+            "column of the run"
+        )
+    scored, label = out_of_sample_probability(trades, method=method)
+    result = calibration_by_segment(scored, by, key="calibrated_probability", seed=seed)
+    note = f"probabilities: {label}; each segment tested against perfect calibration (Holm)"
+    return DecisionView(result, (charts.segment_reliability(result),), note)
+
+
+def decay_view(run: RunInfo, trades: pd.DataFrame, *, seed: int = 0) -> DecisionView:
+    """Rank IC and win-rate spread of the confidence at horizons 1–20 days (a backtest's prices)."""
+    if run.kind != "backtest":
+        raise ConfigError(
+            f"run {run.id} is an imported log; signal decay needs the market's prices - "
+            "compute it from Python with core.analytics.decay.signal_decay(trades, prices)"
+        )
+    known = set(BacktestConfig.__dataclass_fields__)
+    config = BacktestConfig.from_dict({k: v for k, v in run.config.items() if k in known})
+    prices = config.load_data()
+    result = signal_decay(trades, prices, key="confidence", seed=seed)
+    note = f"forward returns from each signal's close on {prices.source} prices; seeded bootstrap"
+    return DecisionView(result, (charts.decay_chart(result),), note)
+
+
+def open_book_view(
+    trades: pd.DataFrame, *, n_open: int | None = None, method: str = "platt"
+) -> DecisionView:
+    """Expected wins of the latest signals from their calibrated probabilities, then the check.
+
+    The newest ``n_open`` trades (default: those entered within the last holding
+    period, and at least the newest 50) are treated as open: their probabilities come from a calibrator fitted on
+    earlier trades only; their realised outcomes then test the forecast.
+    """
+    scored, label = out_of_sample_probability(trades, method=method)
+    scored = scored.sort_values("entry_time", kind="stable")
+    if n_open is None:
+        hold = float(np.nanmax(scored["holding_days"])) if "holding_days" in scored else 5.0
+        last = scored["entry_time"].iloc[-1]
+        recent = scored["entry_time"] > last - pd.Timedelta(days=max(hold, 1.0) * 1.5)
+        n_open = max(int(recent.sum()), 50)
+    n_open = max(min(int(n_open), len(scored)), 1)
+    book = scored.iloc[-n_open:]
+    prob = book["calibrated_probability"].to_numpy(dtype=np.float64)
+    forecast: OpenBookForecast = open_book_forecast(prob)
+    check: OpenBookCheck = check_open_book(forecast, book["win"].to_numpy())
+    note = f"{n_open} newest signal(s) as the open book; probabilities: {label}"
+    return DecisionView((forecast, check), (charts.open_book_chart(forecast, check=check),), note)
+
+
+def version_view(
+    engine: LearningEngine, name: str, a: int, b: int, *, trades: pd.DataFrame, seed: int = 0
+) -> DecisionView:
+    """Two calibrator versions on the same trades, out of sample for both: paired bootstrap."""
+    va, vb = engine.registry.get(name, a), engine.registry.get(name, b)
+    usable = validate_trades(trades, key="confidence", min_rows=2)
+    times = usable["entry_time"]
+    after = pd.Series(True, index=usable.index)
+    for v in (va, vb):
+        if v.train_end is not None:
+            after &= times > v.train_end
+    oos = usable[after.to_numpy()]
+    if len(oos) < 30:
+        raise InsufficientDataError(
+            f"only {len(oos)} trade(s) of this run come after both versions' training windows; "
+            "compare them on a later run"
+        )
+    score = oos["confidence"].to_numpy(dtype=np.float64)
+    prob_a = calibrate_scores(engine.registry.load(name, version=a), score)
+    prob_b = calibrate_scores(engine.registry.load(name, version=b), score)
+    result: VersionComparison = compare_versions(
+        prob_a, prob_b, oos["win"].to_numpy(), returns_pct=oos["return_pct"].to_numpy(),
+        names=(f"v{a}", f"v{b}"), block_size=10, seed=seed,
+    )  # fmt: skip
+    note = f"{len(oos):,} trades after both training windows; paired block bootstrap (10 trades)"
+    return DecisionView(result, (charts.version_reliability(result),), note)
