@@ -10,6 +10,7 @@ everything of ours, or one of the specific classes below.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ __all__ = [
     "EngineClosedError",
     "ImportFileError",
     "InsufficientDataError",
+    "Interrupted",
     "JobError",
     "ModelNotFoundError",
     "OutputError",
@@ -135,3 +137,37 @@ class DriftError(SignalLabError):
 
 class OutputError(StoreError):
     """An output file cannot be written where asked (exists, a link, not a regular file)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """The process was asked to stop (Ctrl-C / SIGINT, or SIGTERM) while it worked.
+
+    A ``KeyboardInterrupt``, so no ``except Exception`` swallows it. The code that
+    cleans up fills in ``outcome`` (what was kept, in words, e.g. "interrupted by
+    SIGTERM during the learning stage; 48,353 events kept, the run is incomplete")
+    and ``run_id``; the CLI prints ``outcome`` and exits with ``128 + signal number``.
+
+    Parameters
+    ----------
+    signal_name : {"SIGINT", "SIGTERM"}
+    stage : str, optional
+        What was running when the signal came (a backtest stage, "import" ...).
+    """
+
+    def __init__(self, signal_name: str = "SIGINT", *, stage: str | None = None) -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+        self.stage = stage
+        self.outcome: str | None = None
+        self.run_id: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """``128 + signal number``: 130 for SIGINT, 143 for SIGTERM (as shells report it)."""
+        try:
+            return 128 + int(signal.Signals[self.signal_name])
+        except KeyError:
+            return 130
+
+    def __str__(self) -> str:
+        return self.outcome or f"interrupted by {self.signal_name}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -18,10 +19,13 @@ from typing import Any
 import pandas as pd
 
 from core.backtest import DEFAULT_THRESHOLD, BacktestConfig, run_backtest
-from core.cli.common import add_common_options, emit, print_table, stderr
+from core.cli.common import add_common_options, emit, print_table, set_stage, stderr
 from core.data.market import SOURCES
 from core.engines.risk import SIZING_METHODS
+from core.errors import Interrupted
 from core.reports.json_report import write_backtest_report
+from core.store import Store
+from core.store.db import process_start
 from core.trades import CONFIDENCE_KEYS
 
 __all__ = ["register"]
@@ -169,16 +173,49 @@ def _backtest(args: argparse.Namespace) -> int:
     started = time.perf_counter()
 
     def progress(stage: str, fraction: float) -> None:
+        if fraction < 1.0:
+            set_stage(args, stage)
         if not args.quiet and fraction >= 1.0:
             stderr(f"  {stage:<10} done  ({time.perf_counter() - started:6.2f} s)")
 
     if not args.quiet:
         stderr(f"backtest on {config.source} data ...")
-    result = run_backtest(config, progress=progress)
-    report_path = write_backtest_report(result)
+    set_stage(args, "data")
+    try:
+        result = run_backtest(config, progress=progress)
+    except Interrupted as exc:
+        if exc.outcome is None:  # no run was open: before it started, or after it ended
+            exc.outcome = _interrupted_outside_run(config, exc)
+        raise
+    try:
+        report_path = write_backtest_report(result)
+    except Interrupted as exc:
+        exc.outcome = (
+            f"interrupted by {exc.signal_name} while writing the report; run {result.run_id} "
+            f"was recorded in full ({result.events_recorded:,} events), the report was not "
+            "written (see `signal-lab report`)"
+        )
+        raise
     payload = {**result.to_dict(), "report_path": str(report_path)}
     emit(args, payload, _summary(result, report_path))
     if args.check and not result.validation_passed:
         print("validation did not pass", file=sys.stderr)
         return 1
     return 0
+
+
+def _interrupted_outside_run(config: BacktestConfig, exc: Interrupted) -> str:
+    """What an interruption outside the run's recording kept (it opens no store if the
+    backtest records nothing)."""
+    where = f" during the {exc.stage} stage" if exc.stage else ""
+    if config.use_learning_engine and exc.stage in ("report", "learning"):
+        with Store(config.resolved_data_dir()) as store:
+            me = (os.getpid(), process_start(os.getpid()))
+            mine = [r for r in store.list_runs() if (r.owner_pid, r.owner_start) == me]
+        if mine and mine[0].status == "completed":  # this process's newest run
+            run = mine[0]
+            return (
+                f"interrupted by {exc.signal_name}{where}; run {run.id} was recorded in full "
+                f"({run.n_events:,} events), the report was not written"
+            )
+    return f"interrupted by {exc.signal_name}{where}; nothing was written"

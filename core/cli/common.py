@@ -4,25 +4,71 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pandas as pd
 
+from core.errors import Interrupted
 from core.jsonsafe import json_safe
 from core.learning import LearningEngine, LearningEngineConfig
 from core.store import Store, default_data_dir
 
 __all__ = [
+    "CatchSignals",
     "add_common_options",
     "emit",
     "open_engine",
     "open_store",
     "print_table",
+    "set_stage",
     "stderr",
     "to_json",
 ]
+
+
+class CatchSignals:
+    """While a command runs, SIGTERM and SIGINT raise :class:`~core.errors.Interrupted`.
+
+    The exception carries the signal's name and :attr:`stage` (what the command said
+    it was doing, see :func:`set_stage`), so the code that cleans up can record and
+    print exactly what was kept. Python's default SIGTERM ends the process without
+    any cleanup; this turns it into an exception like Ctrl-C. Handlers are installed
+    only in the main thread and restored on exit.
+    """
+
+    _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.stage: str | None = None
+        self.received: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.received = signal.Signals(signum).name
+        raise Interrupted(self.received, stage=self.stage)
+
+    def __enter__(self) -> CatchSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self._SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+
+def set_stage(args: argparse.Namespace, stage: str) -> None:
+    """Record what the command is doing now (named by an interruption's message)."""
+    signals = getattr(args, "signals", None)
+    if isinstance(signals, CatchSignals):
+        signals.stage = stage
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""``signal-lab import | runs | events | health``: the store and the learning engine."""
+"""``signal-lab import | runs | events | health | backup``: the store and the learning engine."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.cli.common import add_common_options, emit, open_store, print_table, stderr
+from core.cli.common import add_common_options, emit, open_store, print_table, set_stage, stderr
 from core.csvsafe import csv_bytes
-from core.errors import ImportFileError
-from core.importer import import_signal_log
+from core.errors import ImportFileError, Interrupted
+from core.importer import MAX_ABS_RETURN_PCT, MAX_FEATURES, TIME_UNITS, import_signal_log
 from core.learning import LearningEngine, LearningEngineConfig
 from core.outputs import write_output
+from core.store import Store
 
 __all__ = ["register"]
 
@@ -23,11 +24,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Import a signal log: columns timestamp, symbol, confidence and either return_pct or "
             "entry_price and exit_price; optional side, holding_days, exit_time, signal_id; other "
-            "numeric columns are kept as features. Bad rows are listed with their row numbers; "
-            "nothing is imported unless --skip-bad-rows is given."
+            f"numeric columns are kept as features (at most {MAX_FEATURES}). Bad rows are listed "
+            "with their row numbers (a timestamp outside 1677-09-22..2262-04-10, |return_pct| "
+            f"above {MAX_ABS_RETURN_PCT:,.0f} %, ...); nothing is imported unless "
+            "--skip-bad-rows is given. The CSV delimiter (, ; tab |) is detected. The import "
+            "is one transaction: interrupted, it writes nothing."
         ),
     )
     p.add_argument("file", type=Path, help="CSV or Parquet file")
+    p.add_argument(
+        "--time-unit",
+        choices=TIME_UNITS,
+        default=None,
+        help="read numeric timestamps as time since 1970-01-01 UTC in seconds, milliseconds, "
+        "microseconds or nanoseconds (without it numbers are refused, not guessed)",
+    )
+    p.add_argument(
+        "--encoding",
+        default="utf-8",
+        help="text encoding of a CSV file (default utf-8; e.g. latin-1, cp1252, utf-16)",
+    )
     p.add_argument("--skip-bad-rows", action="store_true", help="import the good rows only")
     p.add_argument("--name", help="run name (default: the file name)")
     p.add_argument(
@@ -58,17 +74,45 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="replace the --csv file if it exists")
     add_common_options(p).set_defaults(handler=_events)
 
-    p = subparsers.add_parser("health", help="store health and statistics")
+    p = subparsers.add_parser(
+        "health", help="store health (SQLite's quick check included) and statistics"
+    )
     add_common_options(p).set_defaults(handler=_health)
+
+    p = subparsers.add_parser(
+        "backup",
+        help="copy the store to a file, consistently, even while it is in use",
+        description=(
+            "Copy the store with SQLite's online backup: a complete, consistent store file "
+            "even while other commands write. DEST is a file, or a folder (the copy is then "
+            "DEST/signal_lab.db). To restore, copy the backup over signal_lab.db in the data "
+            "directory while nothing uses the store, or point --data-dir at its folder."
+        ),
+    )
+    p.add_argument("dest", type=Path, help="backup file (or existing folder)")
+    p.add_argument("--force", action="store_true", help="replace DEST if it exists")
+    add_common_options(p).set_defaults(handler=_backup)
 
 
 def _import(args: argparse.Namespace) -> int:
+    set_stage(args, "open")
     with open_store(args) as store:
+        before = {r.id for r in store.list_runs()}
+
+        def progress(line: str) -> None:
+            set_stage(args, line.split(" ", 1)[0])  # "reading ...", "validating ...", "writing ..."
+            if not args.json:
+                stderr(line)
+
         try:
             result = import_signal_log(
                 args.file, store=store, skip_bad_rows=args.skip_bad_rows, name=args.name,
-                signal=args.signal, dry_run=args.dry_run, on_progress=None if args.json else stderr,
+                signal=args.signal, dry_run=args.dry_run, on_progress=progress,
+                time_unit=args.time_unit, encoding=args.encoding,
             )  # fmt: skip
+        except Interrupted as exc:
+            exc.outcome = _import_interrupted(store, exc, before)
+            raise
         except ImportFileError as exc:
             if args.json:
                 emit(args, {"error": str(exc).splitlines()[0],
@@ -91,6 +135,23 @@ def _import(args: argparse.Namespace) -> int:
             lines.append(f"  ... and {len(result.row_errors) - 50} more")
     emit(args, result, "\n".join(lines))
     return 0
+
+
+def _import_interrupted(store: Store, exc: Interrupted, before: set[str]) -> str:
+    """What an interrupted import kept: nothing (one transaction), or all of it when the
+    signal came after the commit."""
+    where = f" while {exc.stage}" if exc.stage and exc.stage != "open" else ""
+    new = [r for r in store.list_runs() if r.id not in before and r.kind == "import"]
+    if new:
+        run = new[0]
+        return (
+            f"interrupted by {exc.signal_name} after the import committed; run {run.id} was "
+            f"imported in full ({run.n_events:,} events)"
+        )
+    return (
+        f"interrupted by {exc.signal_name}{where}; nothing was written "
+        "(an import is one transaction)"
+    )
 
 
 def _runs(args: argparse.Namespace) -> int:
@@ -141,14 +202,35 @@ def _health(args: argparse.Namespace) -> int:
         report = engine.health_check()
         stats = engine.get_stats()
     payload = {"health": report.to_dict(), "stats": stats.to_dict()}
+    interrupted = report.checks.get("interrupted_runs") or []
+    running = report.checks.get("running_runs") or []
     text = "\n".join(
         [
             f"status: {report.status}",
             *[f"  - {r}" for r in report.reasons],
+            f"integrity: {'ok' if report.checks.get('integrity') == 'ok' else 'DAMAGED'}",
             f"database: {stats.db_path} ({stats.db_size_bytes / 1e6:.1f} MB)",
             f"runs: {stats.runs}; events: {stats.persisted:,}",
             *[f"  {t}: {n:,}" for t, n in sorted(stats.persisted_by_type.items())],
+            *(
+                [f"runs marked failed now (their process had stopped): {', '.join(interrupted)}"]
+                if interrupted
+                else []
+            ),
+            *([f"runs still running: {', '.join(running)}"] if running else []),
         ]
     )
     emit(args, payload, text)
     return 0 if report.status != "unhealthy" else 1
+
+
+def _backup(args: argparse.Namespace) -> int:
+    with open_store(args) as store:
+        target = store.backup(args.dest, overwrite=args.force)
+        size = target.stat().st_size
+    emit(
+        args,
+        {"backup": str(target), "bytes": size},
+        f"backed up {store.path} to {target} ({size / 1e6:.1f} MB)",
+    )
+    return 0
