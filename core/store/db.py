@@ -15,13 +15,16 @@ schema and queries use sqlite-utils.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
+import socket
 import sqlite3
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,19 +45,32 @@ from core.columns import (
     Column,
     Kind,
 )
-from core.errors import RunNotFoundError, StoreError, ValidationError
+from core.errors import OutputError, RunNotFoundError, StoreError, ValidationError
 from core.events import EventType, LearningEvent, new_id, to_utc
 from core.jsonsafe import json_safe
-from core.store.schema import SCHEMA_VERSION, apply_migrations, schema_version
+from core.outputs import check_output_path, new_file_mode
+from core.store.schema import (
+    APPLICATION_ID,
+    SCHEMA_VERSION,
+    apply_migrations,
+    expected_tables,
+    migration_names,
+    schema_version,
+)
 
 __all__ = [
+    "DAMAGED_FIX",
     "DB_FILENAME",
     "MAX_SIGNAL_NAME",
+    "READ_ONLY_FIX",
     "EventFilter",
     "RunInfo",
     "Store",
     "check_signal_name",
     "default_data_dir",
+    "explain_database_error",
+    "owner_alive",
+    "process_start",
 ]
 
 DB_FILENAME = "signal_lab.db"
@@ -67,6 +83,158 @@ _S, _O = EventType.SIGNAL_GENERATED.value, EventType.SIGNAL_ACCURACY.value
 #: Trades-frame columns a snapshot stores (the run id is the same on every row).
 SNAPSHOT_COLUMNS: tuple[Column, ...] = tuple(c for c in TRADES_COLUMNS if c.trades != RUN)
 _RUN_STATUSES = ("running", "completed", "failed")
+#: What to do about a store Signal Lab may read but not write.
+READ_ONLY_FIX = "copy it somewhere writable (and pass --data-dir there) or fix its permissions"
+#: What to do about a damaged store.
+DAMAGED_FIX = (
+    "restore it from a backup (`signal-lab backup DEST` makes one: copy it over signal_lab.db "
+    "while nothing uses the store), or salvage what is readable with `sqlite3 signal_lab.db "
+    ".recover`; `signal-lab health` runs SQLite's check"
+)
+#: Mark a run finished and record its event counts: ?1 run id, ?2 status, ?3 time, ?4 error.
+_FINISH_SQL = """
+    UPDATE runs SET status = ?2, finished = ?3, error = ?4,
+      n_signals = (SELECT count(*) FROM events WHERE run_id = ?1 AND type = 'SIGNAL_GENERATED'),
+      n_outcomes = (SELECT count(*) FROM events WHERE run_id = ?1 AND type = 'SIGNAL_ACCURACY'),
+      n_events = (SELECT count(*) FROM events WHERE run_id = ?1)
+    WHERE id = ?1"""
+
+
+def process_start(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, ``/proc/<pid>/stat`` field 22),
+    or None when that cannot be read. With the pid it names a process uniquely: a pid the
+    kernel reuses gets another start time."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[19])  # fields after the name start at field 3
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import psutil  # optional: where /proc is missing
+    except ImportError:
+        return None
+    try:
+        return int(psutil.Process(pid).create_time() * 1000)
+    except (psutil.Error, OSError):
+        return None
+
+
+def owner_alive(pid: int | None, start: int | None) -> bool:
+    """Whether the process that ``pid`` and ``start`` (see :func:`process_start`) recorded
+    still runs on this host. A zombie, or a pid now held by a process started at
+    another time, counts as gone; no pid at all (an older store's run) counts as gone."""
+    if pid is None:
+        return False
+    pid = int(pid)
+    if pid == os.getpid():
+        return start is None or process_start(pid) in (None, start)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by another user
+    except OSError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        state = stat.read_text().rsplit(")", 1)[1].split()[0]
+        if state in ("Z", "X"):
+            return False
+    except (OSError, IndexError):
+        pass
+    if start is not None:
+        now = process_start(pid)
+        if now is not None and now != int(start):
+            return False
+    return True
+
+
+def _writable(folder: Path, path: Path) -> bool:
+    """Whether this process may write the store file (or create it) and its WAL files."""
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return False
+    return not path.exists() or os.access(path, os.W_OK)
+
+
+def explain_database_error(
+    exc: BaseException, path: str | Path, *, doing: str = "read", timeout: float = 30.0
+) -> StoreError:
+    """A :class:`StoreError` that says what a SQLite error means for the store ``path``
+    and what to do: damaged, not a database, read-only, locked, disk full ...
+
+    Parameters
+    ----------
+    exc : sqlite3.DatabaseError or pandas.errors.DatabaseError
+    path : str or Path
+        The store file.
+    doing : str, default "read"
+        What was being done ("read", "write", "migrate", "open"), for the message.
+    timeout : float, default 30.0
+        The lock timeout, for a "locked" message.
+    """
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    low = text.lower()
+    if "readonly" in low or "read-only" in low or "read only" in low:
+        return StoreError(f"the store {path} is read-only: {READ_ONLY_FIX}")
+    if "not a database" in low or "file is encrypted" in low:
+        return StoreError(
+            f"{path} is not a Signal Lab store (not a SQLite database: {text}); "
+            "it was left untouched. Point --data-dir (or SIGNAL_LAB_DATA_DIR) at another folder"
+        )
+    if "malformed" in low or "corrupt" in low or "no such table" in low or "no such column" in low:
+        return StoreError(f"the store {path} is damaged ({text}); {DAMAGED_FIX}")
+    if "unable to open" in low:
+        return StoreError(
+            f"cannot open the store {path} ({text}); check that the folder exists "
+            "and that you may read it"
+        )
+    if "disk is full" in low or "disk i/o" in low:
+        return StoreError(
+            f"cannot {doing} the store {path} ({text}); free disk space or check "
+            "the disk, then try again"
+        )
+    if "locked" in low or "busy" in low:
+        return StoreError(
+            f"{path} stayed locked for {timeout:.0f} s; try again, or raise the store's timeout"
+        )
+    return StoreError(
+        f"cannot {doing} the store {path} ({text}); run `signal-lab health` to check it"
+    )
+
+
+@dataclass(frozen=True)
+class _Probe:
+    """What :meth:`Store._inspect` found in the file."""
+
+    new: bool
+    app_id: int
+    applied: tuple[str, ...]
+
+    @property
+    def version(self) -> int:
+        return len(self.applied)
+
+    @property
+    def needs_migration(self) -> bool:
+        return self.new or self.app_id != APPLICATION_ID or self.version < SCHEMA_VERSION
+
+
+def _guarded(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a SQLite error inside a :class:`Store` method into a :class:`StoreError` with
+    the fix (a damaged page, a dropped table, a read-only file ...). Constraint errors
+    (``IntegrityError``) pass through: callers handle them."""
+
+    @functools.wraps(method)
+    def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.IntegrityError:
+            raise
+        except (sqlite3.DatabaseError, pd.errors.DatabaseError) as exc:
+            raise self.explain(exc) from None
+
+    return wrapper
 
 
 #: Longest signal name accepted (characters).
@@ -130,6 +298,16 @@ class RunInfo:
     n_events: int
     error: str | None
     signal: str = ""
+    owner_pid: int | None = None
+    owner_start: int | None = None
+    owner_host: str | None = None
+
+    @property
+    def incomplete(self) -> bool:
+        """True unless the run completed: a ``failed`` run (stopped by an error, a signal
+        or a killed process) keeps the events written before it stopped, and analyses of
+        it should be labelled "incomplete run"; a ``running`` one is not finished yet."""
+        return self.status != "completed"
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> RunInfo:
@@ -142,6 +320,7 @@ class RunInfo:
     def to_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
         out["feature_keys"] = list(self.feature_keys)
+        out["incomplete"] = self.incomplete
         return out
 
 
@@ -227,8 +406,12 @@ class EventFilter:
             )
         return cls(**fields)
 
-    def where(self) -> tuple[str, list[Any]]:
-        """The ``WHERE`` clause (empty when nothing is filtered) and its parameters."""
+    def where(self, *, extra: tuple[str, Sequence[Any]] | None = None) -> tuple[str, list[Any]]:
+        """The ``WHERE`` clause (empty when nothing is filtered) and its parameters.
+
+        ``extra`` is one more ``(clause, parameters)`` to AND in (the store's rule that
+        hides the events of unfinished runs).
+        """
         tests = (
             ("type = ?", None if self.event_type is None else self.event_type.value),
             ("run_id = ?", self.run_id),
@@ -236,13 +419,17 @@ class EventFilter:
             ("ts >= ?", None if self.since is None else int(self.since.value)),
             ("ts < ?", None if self.until is None else int(self.until.value)),
         )
-        given = [(clause, value) for clause, value in tests if value is not None]
+        given = [(clause, [value]) for clause, value in tests if value is not None]
+        if extra is not None:
+            given.append((extra[0], list(extra[1])))
         where = " WHERE " + " AND ".join(c for c, _ in given) if given else ""
-        return where, [v for _, v in given]
+        return where, [v for _, values in given for v in values]
 
-    def select(self, columns: str) -> tuple[str, list[Any]]:
+    def select(
+        self, columns: str, *, extra: tuple[str, Sequence[Any]] | None = None
+    ) -> tuple[str, list[Any]]:
         """``SELECT columns`` of the matching events in time order, paged."""
-        where, params = self.where()
+        where, params = self.where(extra=extra)
         sql = f"SELECT {columns} FROM events{where} ORDER BY ts, id"
         if self.limit is not None:
             sql += f" LIMIT {self.limit} OFFSET {self.offset}"
@@ -261,46 +448,252 @@ class Store:
         Defaults to :func:`default_data_dir`.
     timeout : float, default 30.0
         Seconds a writer waits for another writer's lock before failing.
+    read_only : bool, optional
+        Open without ever writing. Default: read-only exactly when the file or its
+        folder is not writable (reads work; a write raises :class:`StoreError`
+        saying how to get a writable copy).
+
+    Raises
+    ------
+    StoreError
+        The file is not a Signal Lab store (a foreign SQLite file is never touched),
+        was written by a newer Signal Lab, is damaged, or cannot be created; the
+        message says what to do.
 
     Notes
     -----
+    Opening takes no lock when the schema is current: the version is read first,
+    and only a store that is new or behind is migrated, under the write lock. A
+    writable open then marks ``failed`` the runs whose owner process has stopped
+    (without waiting: when another process is writing, the next open does it).
+    Events of a run still ``running`` are hidden from every reader but the
+    :class:`Store` object that writes them, until :meth:`finish_run`.
+
     Safe to share across threads: each thread opens its own connection on
     first use. Safe across processes: SQLite's WAL lets readers go on while
     one writer writes; :meth:`write` waits for and retries the write lock.
     """
 
-    def __init__(self, data_dir: str | Path | None = None, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        *,
+        timeout: float = 30.0,
+        read_only: bool | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         self.timeout = float(timeout)
-        try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(
-                f"cannot create the data directory {self.data_dir}: {exc.strerror}; "
-                "pass --data-dir (or set SIGNAL_LAB_DATA_DIR) to a writable folder"
-            ) from None
         self.path = self.data_dir / DB_FILENAME
+        if not self.data_dir.exists() and read_only is not True:
+            try:
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create the data directory {self.data_dir}: {exc.strerror}; "
+                    "pass --data-dir (or set SIGNAL_LAB_DATA_DIR) to a writable folder"
+                ) from None
+        if self.data_dir.exists() and not self.data_dir.is_dir():
+            raise StoreError(
+                f"{self.data_dir} is a file, not a folder; pass --data-dir (or set "
+                "SIGNAL_LAB_DATA_DIR) to the folder that holds (or will hold) signal_lab.db"
+            )
+        if self.path.exists() and not self.path.is_file():
+            raise StoreError(
+                f"{self.path} is not a regular file; a Signal Lab store is one SQLite file - "
+                "point --data-dir at another folder"
+            )
+        self.read_only = (
+            bool(read_only) if read_only is not None else not _writable(self.data_dir, self.path)
+        )
         self._local = threading.local()
         self._all_connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._migrate()
+        #: Runs this object created and has not finished: their events are visible to it.
+        self._own_runs: set[str] = set()
+        #: Ids of the runs marked failed at this open because their process had stopped.
+        self.interrupted_runs: tuple[str, ...] = ()
+        try:
+            self._prepare()
+        except BaseException:
+            self.close()
+            raise
+
+    # ----------------------------------------------------------------- opening
+
+    def _prepare(self) -> None:
+        """Check the file is ours and current; create or migrate it only when needed."""
+        probe = self._inspect()
+        if probe.needs_migration:
+            if self.read_only:
+                raise StoreError(
+                    f"the store {self.path} is read-only and "
+                    + (
+                        "does not exist yet"
+                        if probe.new
+                        else f"needs an upgrade (schema {probe.version} < {SCHEMA_VERSION})"
+                    )
+                    + f": {READ_ONLY_FIX}"
+                )
+            self._migrate()
+        if not self.read_only:
+            self._fail_orphaned_runs()
+
+    def _inspect(self, conn: sqlite3.Connection | None = None) -> _Probe:
+        """Read (never write) what the file is: new, ours (current, behind, legacy) or not ours.
+
+        Raises
+        ------
+        StoreError
+            A foreign SQLite file, a file that is no database, a newer schema, or
+            tables missing that the applied migrations created.
+        """
+        if conn is None and (not self.path.exists() or self.path.stat().st_size == 0):
+            return _Probe(new=True, app_id=0, applied=())
+        own = conn is None
+        try:
+            if own:
+                conn = self._connect(read_only=True)
+            app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+            tables = {
+                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+            applied: tuple[str, ...] = ()
+            if "_sqlite_migrations" in tables:
+                applied = tuple(
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT name FROM _sqlite_migrations WHERE migration_set = ? "
+                        "ORDER BY rowid",
+                        ("signal_lab",),
+                    )
+                )
+        except sqlite3.DatabaseError as exc:
+            raise self.explain(exc) from None
+        finally:
+            if own and conn is not None:
+                conn.close()
+        if app_id == 0 and not tables:
+            return _Probe(new=True, app_id=0, applied=())
+        ours = app_id == APPLICATION_ID or (
+            app_id == 0 and "runs" in tables and "events" in tables and bool(applied)
+        )
+        if not ours:
+            raise StoreError(
+                f"{self.path} is not a Signal Lab store: it is a SQLite database that Signal "
+                "Lab did not create"
+                + (f" (application_id {app_id:#x})" if app_id else "")
+                + "; it was left untouched. Point --data-dir (or SIGNAL_LAB_DATA_DIR) at "
+                "another folder"
+            )
+        known = migration_names()
+        if len(applied) > len(known) or any(name not in known for name in applied):
+            raise StoreError(
+                f"the store {self.path} was written by a newer Signal Lab (schema "
+                f"{len(applied)} > {SCHEMA_VERSION}); upgrade Signal Lab "
+                "(pip install -U signal-lab) to open it"
+            )
+        missing = sorted(expected_tables(applied) - tables)
+        if missing:
+            raise StoreError(
+                f"the store {self.path} is damaged: table(s) {', '.join(missing)} are missing "
+                f"(changed outside Signal Lab?); {DAMAGED_FIX}"
+            )
+        return _Probe(new=False, app_id=app_id, applied=applied)
+
+    def _migrate(self) -> None:
+        """Create or upgrade the schema and mark the file ours, under the write lock."""
+        conn = self.conn
+        try:
+            # Switching a new file to WAL needs an exclusive lock and does not wait on the
+            # busy handler: when several processes open a new store at once, retry.
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                self._retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
+            with self.write() as c:
+                # Two processes may have raced here: look again, under the lock.
+                probe = self._inspect(c)
+                if probe.app_id != APPLICATION_ID:
+                    c.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                if probe.needs_migration:
+                    apply_migrations(self.db)
+        except sqlite3.DatabaseError as exc:
+            raise self.explain(exc, doing="migrate") from None
+
+    def _fail_orphaned_runs(self) -> None:
+        """Mark ``failed`` the running runs whose owner process (on this host) has stopped.
+
+        Reads first and writes only when there is something to mark; never waits for
+        another writer (the next open retries).
+        """
+        try:
+            rows = self.conn.execute(
+                "SELECT id, owner_pid, owner_start, owner_host FROM runs WHERE status = 'running'"
+            ).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise self.explain(exc) from None
+        host = socket.gethostname()
+        gone = [
+            (run_id, pid)
+            for run_id, pid, start, owner_host in rows
+            if (owner_host is None or owner_host == host) and not owner_alive(pid, start)
+        ]
+        if not gone:
+            return
+        marked: list[str] = []
+        with self._write_now() as conn:
+            if conn is None:  # another process is writing: the next open does it
+                return
+            for run_id, pid in gone:
+                error = (
+                    f"interrupted: the process that ran it stopped (pid {pid})"
+                    if pid is not None
+                    else "interrupted: the process that ran it stopped (pid not recorded by "
+                    "the Signal Lab version that started it)"
+                )
+                cur = conn.execute(
+                    _FINISH_SQL + " AND status = 'running'", (run_id, "failed", _now_iso(), error)
+                )
+                if cur.rowcount:
+                    marked.append(run_id)
+        self.interrupted_runs = tuple(marked)
+
+    def explain(self, exc: BaseException, *, doing: str = "read") -> StoreError:
+        """A :class:`StoreError` that says what a SQLite error means for this store and the fix
+        (see :func:`explain_database_error`)."""
+        return explain_database_error(exc, self.path, doing=doing, timeout=self.timeout)
 
     # ----------------------------------------------------------------- connections
 
+    def _connect(self, *, read_only: bool) -> sqlite3.Connection:
+        """A new connection: read-write, or read-only (``mode=ro``; ``immutable`` when even
+        SQLite's shared-memory file cannot be created next to a WAL store)."""
+        if not read_only:
+            return sqlite3.connect(str(self.path), timeout=self.timeout, check_same_thread=False)
+        uri = self.path.resolve().as_uri()
+        conn = sqlite3.connect(
+            f"{uri}?mode=ro", uri=True, timeout=self.timeout, check_same_thread=False
+        )
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError as exc:
+            if "unable to open" not in str(exc) and "readonly" not in str(exc):
+                raise
+            conn.close()  # a WAL store in a folder we may not write: read it as it is
+            conn = sqlite3.connect(
+                f"{uri}?immutable=1", uri=True, timeout=self.timeout, check_same_thread=False
+            )
+        return conn
+
     def _open(self) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(str(self.path), timeout=self.timeout, check_same_thread=False)
+            conn = self._connect(read_only=self.read_only)
             conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-            # Switching a new file to WAL needs an exclusive lock and does not wait on the
-            # busy handler: when several processes open a new store at once, retry.
-            self._retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
-            conn.execute("PRAGMA synchronous = NORMAL")
+            if self.read_only:
+                conn.execute("PRAGMA query_only = ON")
+            else:
+                conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"cannot open {self.path} as a SQLite database ({exc}); "
-                "point --data-dir at another folder or move the file away"
-            ) from None
+            raise self.explain(exc, doing="open") from None
         with self._lock:
             self._all_connections.append(conn)
         return conn
@@ -341,15 +734,6 @@ class Store:
                 time.sleep(delay)
                 delay = min(delay * 2, 0.2)
 
-    def _migrate(self) -> None:
-        # Inside one write transaction: two processes opening a new store at once
-        # migrate one after the other (sqlite-utils nests each migration in a savepoint).
-        try:
-            with self.write():
-                apply_migrations(self.db)
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"cannot migrate {self.path}: {exc}") from None
-
     def close(self) -> None:
         """Close every connection this store opened (idempotent)."""
         with self._lock:
@@ -372,25 +756,67 @@ class Store:
         Waits up to ``timeout`` seconds for another writer (thread or process),
         retrying the lock with a short back-off; everything inside commits
         together or not at all.
+
+        Raises
+        ------
+        StoreError
+            The store is read-only, or stayed locked for ``timeout`` seconds.
         """
+        if self.read_only:
+            raise StoreError(f"the store {self.path} is read-only: {READ_ONLY_FIX}")
         conn = self.conn
         if conn.in_transaction:  # nested: join the outer transaction
             yield conn
             return
         try:
             self._retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"cannot write to {self.path}: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise self.explain(exc, doing="write") from None
         try:
             yield conn
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _write_now(self) -> Iterator[sqlite3.Connection | None]:
+        """Like :meth:`write`, but yields None instead of waiting when another writer holds
+        the lock (for housekeeping a reader does in passing: it must never wait)."""
+        if self.read_only:
+            yield None
+            return
+        conn = self.conn
+        if conn.in_transaction:
+            yield conn
+            return
+        conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            began = True
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise self.explain(exc, doing="write") from None
+            began = False
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        if not began:
+            yield None
+            return
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         else:
             conn.execute("COMMIT")
 
     # ----------------------------------------------------------------- health
 
+    @_guarded
     def schema_version(self) -> int:
         """How many migrations the database has applied."""
         return schema_version(self.db)
@@ -404,14 +830,86 @@ class Store:
         """Size of the database file and its WAL on disk, in bytes."""
         return sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
 
+    @_guarded
     def check_writable(self) -> None:
         """Raise :class:`StoreError` unless a write transaction can be opened and committed."""
         with self.write() as conn:
             conn.execute("CREATE TEMP TABLE IF NOT EXISTS _probe (x)")
             conn.execute("DROP TABLE temp._probe")
 
+    def quick_check(self, *, max_errors: int = 10) -> list[str]:
+        """SQLite's ``PRAGMA quick_check``: the problems found (empty when the file is sound).
+
+        Reads every page of the file (about a second per GB); takes no lock.
+        Damage so bad that the check itself cannot run is returned as one problem.
+        """
+        try:
+            rows = self.conn.execute(f"PRAGMA quick_check({int(max_errors)})").fetchall()
+        except sqlite3.DatabaseError as exc:
+            return [str(exc)]
+        problems = [str(r[0]) for r in rows]
+        return [] if problems == ["ok"] else problems
+
+    def backup(self, dest: str | Path, *, overwrite: bool = False) -> Path:
+        """Copy the store to ``dest`` with SQLite's online backup (consistent while others write).
+
+        Parameters
+        ----------
+        dest : str or Path
+            The backup file, or an existing folder (the copy is then ``dest/signal_lab.db``).
+        overwrite : bool, default False
+            Replace an existing regular file (the CLI's ``--force``).
+
+        Returns
+        -------
+        Path
+            The backup written. It is a complete store: restore it by copying it over
+            ``signal_lab.db`` while nothing uses the store, or open it with ``--data-dir``.
+
+        Raises
+        ------
+        OutputError
+            ``dest`` exists (without ``overwrite``), is a link or not a regular file, or is
+            the store itself.
+        StoreError
+            The store cannot be read (damaged: the backup stops and nothing is left behind).
+        """
+        target = Path(dest)
+        if target.is_dir() and not target.is_symlink():
+            target = target / DB_FILENAME
+        target = check_output_path(target, overwrite=overwrite)
+        if target.exists() and target.resolve() == self.path.resolve():
+            raise OutputError(f"{target} is the store itself; choose another backup path")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            os.close(fd)
+        except OSError as exc:
+            raise OutputError(
+                f"cannot write {target}: {exc.strerror}; choose a writable folder"
+            ) from None
+        try:
+            copy = sqlite3.connect(tmp)
+            try:
+                self.conn.backup(copy)
+                copy.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+            finally:
+                copy.close()
+            os.chmod(tmp, new_file_mode())
+            check_output_path(target, overwrite=overwrite)  # nothing swapped in meanwhile
+            os.replace(tmp, target)
+        except sqlite3.DatabaseError as exc:
+            raise self.explain(exc) from None
+        except OSError as exc:
+            raise OutputError(f"cannot write {target}: {exc.strerror}") from None
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        return target
+
     # ----------------------------------------------------------------- runs
 
+    @_guarded
     def create_run(
         self,
         *,
@@ -428,22 +926,30 @@ class Store:
         run_id: str | None = None,
         conn: sqlite3.Connection | None = None,
     ) -> str:
-        """Insert a run of ``signal`` in status ``running`` and return its id."""
+        """Insert a run of ``signal`` in status ``running`` and return its id.
+
+        The run records its owner (this process's pid, start time and host): a later
+        open marks it ``failed`` if the process stops without finishing it. Until
+        :meth:`finish_run`, its events are visible only through this object.
+        """
         if kind not in _RUN_KINDS:
             raise StoreError(f"kind must be one of {', '.join(_RUN_KINDS)}, got {kind!r}")
         signal = check_signal_name(signal)
         run_id = run_id or f"run-{new_id()}"
+        pid = os.getpid()
         row = (
             run_id, kind, "running", name, _now_iso(),
             json.dumps(json_safe(dict(config or {})), sort_keys=True, default=str), config_hash,
             data_fingerprint, __version__, seed, int(bool(synthetic)), source,
-            json.dumps(list(feature_keys)), signal,
+            json.dumps(list(feature_keys)), signal, pid, process_start(pid), socket.gethostname(),
         )  # fmt: skip
         sql = (
             "INSERT INTO runs (id, kind, status, name, created, config, config_hash, "
-            "data_fingerprint, package_version, seed, synthetic, source, feature_keys, signal) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "data_fingerprint, package_version, seed, synthetic, source, feature_keys, signal, "
+            "owner_pid, owner_start, owner_host) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
+        self._own_runs.add(run_id)
         if conn is not None:
             conn.execute(sql, row)
         else:
@@ -451,6 +957,7 @@ class Store:
                 c.execute(sql, row)
         return run_id
 
+    @_guarded
     def finish_run(
         self,
         run_id: str,
@@ -462,29 +969,21 @@ class Store:
         """Mark a run ``completed`` or ``failed`` and record its event counts."""
         if status not in _RUN_STATUSES[1:]:
             raise StoreError(f"status must be 'completed' or 'failed', got {status!r}")
-        sql = """
-            UPDATE runs SET status = ?, finished = ?, error = ?,
-              n_signals = (SELECT count(*) FROM events WHERE run_id = ?1 AND type = 'SIGNAL_GENERATED'),
-              n_outcomes = (SELECT count(*) FROM events WHERE run_id = ?1 AND type = 'SIGNAL_ACCURACY'),
-              n_events = (SELECT count(*) FROM events WHERE run_id = ?1)
-            WHERE id = ?1
-        """
-        # Positional ?1 is the run id; rebuild the statement with explicit numbering.
-        sql = sql.replace("status = ?,", "status = ?2,").replace("finished = ?,", "finished = ?3,")
-        sql = sql.replace("error = ?,", "error = ?4,")
         params = (run_id, status, _now_iso(), error)
         if conn is not None:
-            cur = conn.execute(sql, params)
+            cur = conn.execute(_FINISH_SQL, params)
         else:
             with self.write() as c:
-                cur = c.execute(sql, params)
+                cur = c.execute(_FINISH_SQL, params)
         if cur.rowcount == 0:
             raise RunNotFoundError(
                 f"no run {run_id!r} in {self.path}; list runs with `signal-lab runs`"
             )
+        self._own_runs.discard(run_id)
         if conn is None:  # committed: materialise the trades frame for fast reads
             self.refresh_snapshot(run_id)
 
+    @_guarded
     def get_run(self, run_id: str) -> RunInfo:
         """The run ``run_id``; raises :class:`RunNotFoundError` when absent."""
         rows = list(self.db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
@@ -494,6 +993,7 @@ class Store:
             )
         return RunInfo.from_row(rows[0])
 
+    @_guarded
     def list_runs(self, *, limit: int | None = None, signal: str | None = None) -> list[RunInfo]:
         """Runs (of one ``signal`` when given), newest first."""
         where, params = ("WHERE signal = ? ", [signal]) if signal is not None else ("", [])
@@ -502,6 +1002,7 @@ class Store:
             sql += f" LIMIT {int(limit)}"
         return [RunInfo.from_row(r) for r in self.db.query(sql, params)]
 
+    @_guarded
     def signals_frame(self) -> pd.DataFrame:
         """One row per signal: ``signal``, ``runs``, ``completed``, ``last_run`` (created), newest first."""
         rows = self.db.query(
@@ -510,6 +1011,7 @@ class Store:
         )
         return pd.DataFrame(list(rows), columns=["signal", "runs", "completed", "last_run"])
 
+    @_guarded
     def runs_frame(self) -> pd.DataFrame:
         """Runs as a DataFrame (newest first) for tables."""
         runs = self.list_runs()
@@ -519,6 +1021,7 @@ class Store:
         ]  # fmt: skip
         return pd.DataFrame([{c: getattr(r, c) for c in cols} for r in runs], columns=cols)
 
+    @_guarded
     def latest_run_id(self, *, status: str = "completed") -> str | None:
         """Id of the newest run with ``status``, or None when there is none."""
         rows = list(
@@ -531,6 +1034,7 @@ class Store:
 
     # ----------------------------------------------------------------- events: write
 
+    @_guarded
     def insert_event_rows(
         self, rows: Iterable[tuple], *, conn: sqlite3.Connection | None = None
     ) -> int:
@@ -550,33 +1054,57 @@ class Store:
 
     # ----------------------------------------------------------------- events: read
 
+    @_guarded
     def query_events(
         self, filter: EventFilter | None = None, /, **filters: Any
     ) -> list[LearningEvent]:
         """Events matching ``filter`` (an :class:`EventFilter`, or its fields as keywords),
         in time order."""
-        sql, params = EventFilter.of(filter, filters).select("*")
+        sql, params = EventFilter.of(filter, filters).select("*", extra=self._finished_only())
         return [LearningEvent.from_row(r) for r in self.db.query(sql, params)]
 
+    @_guarded
     def events_frame(self, filter: EventFilter | None = None, /, **filters: Any) -> pd.DataFrame:
         """Raw event rows matching ``filter`` as a DataFrame (times as UTC datetimes),
         for browsing and CSV; columns in :data:`~core.columns.EVENT_COLUMNS` order."""
-        sql, params = EventFilter.of(filter, filters).select(", ".join(EVENT_COLUMNS))
+        sql, params = EventFilter.of(filter, filters).select(
+            ", ".join(EVENT_COLUMNS), extra=self._finished_only()
+        )
         frame = pd.read_sql_query(sql, self.conn, params=params)
         for col in ("ts", "recorded_at"):
             frame[col] = pd.to_datetime(frame[col].astype("int64"), utc=True)
         return frame
 
+    @_guarded
     def count_events(self, filter: EventFilter | None = None, /, **filters: Any) -> int:
         """How many events match ``filter`` (its ``limit`` and ``offset`` are ignored)."""
-        where, params = EventFilter.of(filter, filters).where()
+        where, params = EventFilter.of(filter, filters).where(extra=self._finished_only())
         return int(self.conn.execute(f"SELECT count(*) FROM events{where}", params).fetchone()[0])
 
+    @_guarded
     def event_counts_by_type(self) -> dict[str, int]:
-        """Persisted events per type."""
-        rows = self.conn.execute("SELECT type, count(*) FROM events GROUP BY type").fetchall()
+        """Persisted events per type (events of unfinished runs left out)."""
+        clause, params = self._finished_only()
+        rows = self.conn.execute(
+            f"SELECT type, count(*) FROM events WHERE {clause} GROUP BY type", params
+        ).fetchall()
         return {t: int(n) for t, n in rows}
 
+    def _finished_only(self) -> tuple[str, list[str]]:
+        """The clause that hides events of runs still ``running``, except this object's own.
+
+        A run's events become visible with its :meth:`finish_run` (``completed`` or
+        ``failed``); a run whose process died is failed at the next writable open.
+        """
+        own = sorted(self._own_runs)
+        mine = f" AND id NOT IN ({', '.join('?' for _ in own)})" if own else ""
+        return (
+            "(run_id IS NULL OR run_id NOT IN "
+            f"(SELECT id FROM runs WHERE status = 'running'{mine}))",
+            own,
+        )
+
+    @_guarded
     def trades_frame(self, run_id: str) -> pd.DataFrame:
         """One row per signal of ``run_id`` joined to its outcome (the trades frame).
 
@@ -591,6 +1119,11 @@ class Store:
             No such run.
         """
         info = self.get_run(run_id)
+        if info.status == "running" and run_id not in self._own_runs:
+            raise StoreError(
+                f"run {run_id} is still running (pid {info.owner_pid} on {info.owner_host}); "
+                "its trades can be read when it finishes - pick a finished run"
+            )
         if info.status != "running":
             n_events = self.count_events(run_id=run_id)
             row = self.conn.execute(
@@ -607,10 +1140,15 @@ class Store:
     def _build_snapshot(
         self, run_id: str, feature_keys: tuple[str, ...], n_events: int
     ) -> pa.Table:
+        """Read a run's trades from its events and store them as its snapshot, when the
+        write lock is free (a reader never waits for a writer: the next read stores it)."""
         table = _read_trades_arrow(self.conn, run_id, feature_keys)
-        self.write_snapshot(run_id, table, n_events=n_events)
+        with self._write_now() as conn:
+            if conn is not None:
+                self.write_snapshot(run_id, table, n_events=n_events, conn=conn)
         return table
 
+    @_guarded
     def write_snapshot(
         self,
         run_id: str,
@@ -639,6 +1177,7 @@ class Store:
             with self.write() as c:
                 c.execute(sql, row)
 
+    @_guarded
     def refresh_snapshot(self, run_id: str) -> None:
         """Build (or rebuild) the trades snapshot of a finished run."""
         info = self.get_run(run_id)

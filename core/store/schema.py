@@ -16,12 +16,19 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 __all__ = [
+    "APPLICATION_ID",
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "TABLES_BY_MIGRATION",
     "apply_migrations",
     "backtest_signal_name",
+    "expected_tables",
     "schema_version",
 ]
+
+#: ``PRAGMA application_id`` of every Signal Lab store ("SGLB" in ASCII). A SQLite file
+#: with another id, or with none and without our tables, is not ours and is never migrated.
+APPLICATION_ID = 0x53474C42
 
 _ENSEMBLE = "core.signals.ensemble.EnsembleSignalEngine"
 
@@ -299,6 +306,43 @@ def m004_signals(db: Database) -> None:
             signal = name or "imported"
         db.execute("UPDATE runs SET signal = ? WHERE id = ?", [signal, run_id])
     db.execute("CREATE INDEX ix_runs_signal ON runs (signal, created)")
+
+
+@MIGRATIONS()
+def m005_run_owners(db: Database) -> None:
+    """Who runs a run: process id, its start time (clock ticks since boot) and host.
+
+    A ``running`` run whose owner process is gone (or whose pid now names another
+    process, told apart by the start time) is marked ``failed`` when a store opens.
+    """
+    db.execute("ALTER TABLE runs ADD COLUMN owner_pid INTEGER")
+    db.execute("ALTER TABLE runs ADD COLUMN owner_start INTEGER")
+    db.execute("ALTER TABLE runs ADD COLUMN owner_host TEXT")
+    db.execute("CREATE INDEX ix_runs_status ON runs (status)")
+
+
+#: Tables each migration creates: a store that has applied a migration but lacks one of
+#: its tables was changed outside Signal Lab (or damaged).
+TABLES_BY_MIGRATION: dict[str, tuple[str, ...]] = {
+    "m001_events_and_runs": ("events", "runs"),
+    "m002_trade_snapshots": ("trade_snapshots",),
+    "m003_model_lifecycle": (
+        "model_versions", "model_stage_changes", "model_evaluations", "training_jobs",
+        "training_triggers", "drift_baselines", "drift_alerts",
+    ),
+    "m004_signals": (),
+    "m005_run_owners": (),
+}  # fmt: skip
+
+
+def expected_tables(applied: list[str] | tuple[str, ...]) -> set[str]:
+    """The tables a store that has applied the migrations named ``applied`` must hold."""
+    return {t for name in applied for t in TABLES_BY_MIGRATION.get(name, ())}
+
+
+def migration_names() -> tuple[str, ...]:
+    """Names of the migrations this code knows, in order."""
+    return tuple(m.name for m in MIGRATIONS._migrations)
 
 
 #: Number of migrations this code knows; a database at this version is current.
