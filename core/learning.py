@@ -33,13 +33,20 @@ import pandas as pd
 from core.analytics.calibrators import BaseCalibrator
 from core.analytics.drift import DEFAULT_MIN_TRADES, DriftThresholds
 from core.analytics.drift.detectors import DriftDetector
-from core.errors import ConfigError, EngineClosedError, PayloadError, SignalLabError
+from core.errors import (
+    ConfigError,
+    EngineClosedError,
+    Interrupted,
+    PayloadError,
+    SignalLabError,
+)
 from core.events import EventType, LearningEvent, outcome_rows, signal_rows
 from core.lifecycle.drift import DriftCheck, DriftMonitor
 from core.lifecycle.gates import Evaluation, Gate
 from core.lifecycle.jobs import TrainingConfig, TrainingJobs
 from core.lifecycle.registry import ModelRegistry
 from core.store import Store, default_data_dir
+from core.store.db import DAMAGED_FIX, READ_ONLY_FIX
 from core.store.drift import BaselineRecord
 from core.store.jobs import JobRecord
 from core.store.registry import ModelVersion, StageChange
@@ -333,15 +340,36 @@ class LearningEngine:
 
         On normal exit the run is flushed and marked ``completed``. If the body
         raises, everything recorded so far is still flushed, the run is marked
-        ``failed`` with the error text, and the exception propagates.
+        ``failed`` with the error text, and the exception propagates. An interruption
+        (Ctrl-C, or SIGTERM through :class:`~core.errors.Interrupted`) is recorded as
+        what it is and what was kept: "interrupted by SIGTERM during the learning
+        stage; 48,353 events kept, the run is incomplete"; that text is also set as
+        the exception's ``outcome``.
         """
         run_id = self.start_run(kind=kind, **fields)
         try:
             yield run_id
+        except KeyboardInterrupt as exc:
+            error = self._interrupted(run_id, exc)
+            self.finish_run(run_id, status="failed", error=error)
+            if isinstance(exc, Interrupted):
+                exc.outcome, exc.run_id = error, run_id
+            raise
         except BaseException as exc:
             self.finish_run(run_id, status="failed", error=f"{type(exc).__name__}: {exc}")
             raise
         self.finish_run(run_id, status="completed")
+
+    def _interrupted(self, run_id: str, exc: KeyboardInterrupt) -> str:
+        """Flush what was recorded, count what the store keeps of the run, and say so."""
+        with contextlib.suppress(SignalLabError):  # unwritable: those events are not kept
+            self.flush()
+        kept = self.store.count_events(run_id=run_id)
+        signal_name = getattr(exc, "signal_name", "SIGINT")
+        stage = getattr(exc, "stage", None)
+        where = f" during the {stage} stage" if stage else ""
+        what = f"{kept:,} events kept" if kept else "no events were written"
+        return f"interrupted by {signal_name}{where}; {what}, the run is incomplete"
 
     # ----------------------------------------------------------------- reading
 
@@ -386,7 +414,9 @@ class LearningEngine:
             )
 
     def health_check(self) -> HealthReport:
-        """Is the store reachable and writable, the schema current, the buffer bounded?"""
+        """Is the store sound (SQLite's quick check), reachable, writable and current, the
+        buffer bounded? Also lists the runs marked failed at this open because their
+        process had stopped (``checks["interrupted_runs"]``)."""
         reasons: list[str] = []
         checks: dict[str, Any] = {"db_path": str(self.store.path)}
         status = "healthy"
@@ -394,17 +424,34 @@ class LearningEngine:
         try:
             self.store.conn.execute("SELECT 1").fetchone()
             checks["reachable"] = True
-            self.store.check_writable()
-            checks["writable"] = True
+            problems = self.store.quick_check()
+            checks["integrity"] = problems or "ok"
+            if problems:
+                status = "unhealthy"
+                more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+                reasons.append(f"the store is damaged: {problems[0]}{more}; {DAMAGED_FIX}")
+            if self.store.read_only:
+                checks["writable"] = False
+                status = "degraded" if status == "healthy" else status
+                reasons.append(
+                    f"the store is read-only (reads work, imports and backtests fail): "
+                    f"{READ_ONLY_FIX}"
+                )
+            else:
+                self.store.check_writable()
+                checks["writable"] = True
             version = self.store.schema_version()
             checks["schema_version"] = version
             checks["latest_schema_version"] = self.store.latest_schema_version
             if version != self.store.latest_schema_version:
-                status = "degraded"
+                status = "degraded" if status == "healthy" else status
                 reasons.append(
                     f"schema version {version} differs from this code's "
-                    f"{self.store.latest_schema_version}; reopen the store to migrate"
+                    f"{self.store.latest_schema_version}"
                 )
+            running = [r.id for r in self.store.list_runs() if r.status == "running"]
+            checks["running_runs"] = running
+            checks["interrupted_runs"] = list(self.store.interrupted_runs)
         except (SignalLabError, OSError) as exc:
             status = "unhealthy"
             checks.setdefault("reachable", False)

@@ -5,7 +5,10 @@ spec                           executor
 =============================  ==============================================================
 ``None``, ``"local"``,         :class:`~concurrent.futures.ProcessPoolExecutor` with
 ``"process"``                  ``max_workers`` (default ``min(2, cpu count)``), started with
-                               ``spawn`` (safe from a multi-threaded process such as Streamlit)
+                               ``spawn`` (safe from a multi-threaded process such as Streamlit);
+                               its workers end when the process that made the pool dies
+                               (even by SIGKILL), and with them multiprocessing's resource
+                               tracker
 ``"thread"``                   :class:`~concurrent.futures.ThreadPoolExecutor`
 ``"dask://HOST:PORT"``,        a Dask cluster's executor: ``distributed.Client(address)
 ``"tcp://HOST:PORT"``          .get_executor()`` (``distributed`` imported only then); the
@@ -22,6 +25,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
@@ -33,6 +38,31 @@ __all__ = ["ClusterExecutor", "ExecutorSpec", "default_workers", "describe", "ma
 ExecutorSpec = str | Executor | None
 
 _LOCAL = ("local", "process")
+
+
+#: Seconds between a pool worker's checks that the process that made the pool still runs.
+PARENT_CHECK_SECONDS = 0.25
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Pool-worker initializer: end this worker as soon as ``parent_pid`` is gone.
+
+    A worker of a SIGKILLed parent would otherwise wait for work forever (about
+    320 MB each, plus the resource tracker they keep alive). The kernel's
+    ``PR_SET_PDEATHSIG`` fires when the parent *thread* that started the worker ends,
+    which in a multi-threaded parent (Streamlit, a job thread) is not the process, so
+    a daemon thread watches the parent pid instead: when the worker is re-parented
+    (its parent pid changes) the parent has died, and the worker exits at once.
+    """
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="signal-lab-parent-watch", daemon=True).start()
 
 
 def default_workers() -> int:
@@ -117,6 +147,8 @@ def make_executor(spec: ExecutorSpec = None, *, max_workers: int | None = None) 
         return ProcessPoolExecutor(
             max_workers=max_workers or default_workers(),
             mp_context=multiprocessing.get_context("spawn"),
+            initializer=_exit_with_parent,
+            initargs=(os.getpid(),),
         )
     if spec == "thread":
         return ThreadPoolExecutor(max_workers=max_workers or max(2, default_workers()))
