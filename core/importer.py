@@ -3,19 +3,32 @@
 The file needs, per row, a timestamp, a symbol, a confidence in [0, 1] and
 either ``return_pct`` or an entry and an exit price. Optional: ``side``
 (long/short, buy/sell, 1/-1; long by default), ``holding_days``, ``exit_time``,
-``signal_id``. Any other numeric column is kept as a feature. Column names are
-matched case-insensitively, with common aliases (``date``, ``ticker``,
-``return``, ``entry_price`` ...).
+``signal_id``. Any other numeric column is kept as a feature (at most
+:data:`MAX_FEATURES`). Column names are matched case-insensitively, with common
+aliases (``date``, ``ticker``, ``return``, ``entry_price`` ...).
 
 Every bad row is reported with its row number as a spreadsheet shows it (the
 header is row 1) and the reason. A file with bad rows imports nothing unless
 ``skip_bad_rows=True``. The import is one transaction: the run and all its
-events are committed together, or nothing is (a crash or Ctrl-C included).
+events are committed together, or nothing is (a crash, SIGTERM or Ctrl-C included).
+
+Edges, each a clear error rather than a guess: timestamps outside what nanosecond
+times hold (1677-09-22 .. 2262-04-10) are bad rows; numbers as timestamps are refused
+unless ``time_unit`` says what they count; only an empty cell is missing (``NA``,
+``NULL`` and ``N/A`` are text: a ticker may be called NA); ``|return_pct|`` above
+:data:`MAX_ABS_RETURN_PCT` is a bad row; a file that is not UTF-8 text (or the
+``encoding`` given), is binary or compressed, or whose first line names no column of
+a signal log is refused without echoing its content; the CSV delimiter is detected;
+the columns (:data:`MAX_COLUMNS`), the header line and each field
+(:data:`MAX_FIELD_CHARS`) are capped so a hostile file fails fast.
 """
 
 from __future__ import annotations
 
+import csv
+import os
 import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +43,17 @@ from core.events import outcome_rows, signal_rows
 from core.store import Store
 from core.store.db import trades_table
 
-__all__ = ["ALIASES", "ImportResult", "import_signal_log", "read_signal_log"]
+__all__ = [
+    "ALIASES",
+    "MAX_ABS_RETURN_PCT",
+    "MAX_COLUMNS",
+    "MAX_FEATURES",
+    "MAX_FIELD_CHARS",
+    "TIME_UNITS",
+    "ImportResult",
+    "import_signal_log",
+    "read_signal_log",
+]
 
 #: Canonical column -> accepted spellings (compared lower-case, without spaces/_/-).
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -99,26 +122,290 @@ class ImportResult:
         }
 
 
-def read_signal_log(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file as raw strings/values (no validation yet)."""
-    path = Path(path)
+#: Units ``time_unit`` accepts for numeric timestamps (time since 1970-01-01 UTC).
+TIME_UNITS: tuple[str, ...] = ("s", "ms", "us", "ns")
+_NS_PER_UNIT = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+#: Most feature (extra numeric) columns one run keeps.
+MAX_FEATURES = 200
+#: Most columns a signal log may have (the known ones plus features plus a few ignored).
+MAX_COLUMNS = 256
+#: Longest field (characters) and longest header line (bytes) read.
+MAX_FIELD_CHARS = 1_000
+MAX_HEADER_BYTES = 64 * 1024
+#: Largest |return_pct| accepted, in percent (a 100-fold gain is +9,900 %).
+MAX_ABS_RETURN_PCT = 10_000.0
+#: Longest holding period accepted, in business days (about 40 years).
+MAX_HOLDING_DAYS = 10_000.0
+#: Times a nanosecond timestamp holds, in whole days: [TIME_LOW, TIME_HIGH].
+TIME_LOW = pd.Timestamp("1677-09-22", tz="UTC")
+TIME_HIGH = pd.Timestamp("2262-04-10", tz="UTC")
+_RANGE = "the supported range 1677-09-22 .. 2262-04-10"
+_DELIMITERS = ",;\t|"
+_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+_REQUIRED_HINT = "timestamp, symbol, confidence, return_pct (or entry_price and exit_price)"
+
+
+def _fail(path: Path, message: str) -> ImportFileError:
+    return ImportFileError(f"{path.name}: {message}")
+
+
+def _check_path(path: Path) -> None:
+    """Refuse what is not a readable regular file, with the reason and the fix."""
     if not path.exists():
-        raise ImportFileError(f"{path}: no such file; check the path")
-    suffix = path.suffix.lower()
+        if path.is_symlink():
+            raise _fail(path, "is a broken link (its target does not exist); check the path")
+        raise _fail(path, "no such file; check the path")
+    if path.is_dir():
+        raise _fail(path, "is a folder, not a file; give the path of a CSV or Parquet signal log")
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise _fail(
+            path, "is not a regular file (a device, pipe or socket); save the log to a file first"
+        )
+    if not os.access(path, os.R_OK):
+        raise _fail(path, "permission denied; make the file readable (chmod u+r) and try again")
+
+
+def _read_head(path: Path) -> bytes:
     try:
-        if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        if suffix in (".csv", ".txt", ".tsv"):
-            return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise ImportFileError(
-            f"{path}: cannot read the file ({exc}); is it a valid {suffix[1:]} file?"
+        with path.open("rb") as handle:
+            return handle.read(MAX_HEADER_BYTES + 1)
+    except PermissionError:
+        raise _fail(
+            path, "permission denied; make the file readable (chmod u+r) and try again"
         ) from None
-    raise ImportFileError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
+    except OSError as exc:
+        raise _fail(path, f"cannot be read ({exc.strerror}); check the file") from None
+
+
+def _refuse_binary(path: Path, head: bytes, encoding: str) -> None:
+    """Refuse compressed, binary and spreadsheet files by their first bytes."""
+    kinds = (
+        (b"\x1f\x8b", "a gzip-compressed file; decompress it first (gunzip)"),
+        (b"PK\x03\x04", "a zip archive (or an Excel workbook); export the sheet as CSV"),
+        (b"PAR1", "a Parquet file; give it the .parquet suffix"),
+        (b"SQLite format 3\x00", "a SQLite database, not a signal log"),
+        (b"BZh", "a bzip2-compressed file; decompress it first"),
+        (b"\xfd7zXZ", "an xz-compressed file; decompress it first"),
+    )
+    for magic, what in kinds:
+        if head.startswith(magic):
+            raise _fail(path, f"is {what}")
+    utf16 = head.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if b"\x00" in head and not (utf16 or encoding.lower().replace("-", "").startswith("utf16")):
+        raise _fail(path, "is a binary file, not CSV text; export your signal log as CSV")
+    if utf16 and not encoding.lower().replace("-", "").startswith("utf16"):
+        raise _fail(path, "is UTF-16 text; save the file as UTF-8 (or pass --encoding utf-16)")
+
+
+def _decode(path: Path, data: bytes, encoding: str) -> str:
+    try:
+        return data.decode(encoding)
+    except LookupError:
+        raise _fail(
+            path, f"unknown encoding {encoding!r}; use e.g. utf-8, latin-1, cp1252 or utf-16"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise _not_text(path, exc, encoding) from None
+
+
+def _not_text(path: Path, exc: UnicodeDecodeError, encoding: str) -> ImportFileError:
+    byte = exc.object[exc.start : exc.start + 1].hex() if exc.object else "?"
+    encoding = "UTF-8" if encoding.lower() in ("utf-8-sig", "utf-8", "utf8") else encoding
+    return _fail(
+        path,
+        f"is not {encoding} text (byte 0x{byte} at offset {exc.start:,} of a chunk cannot be "
+        f"decoded); save the file as UTF-8 (or pass --encoding, e.g. --encoding latin-1)",
+    )
+
+
+def _delimiter(path: Path, sample: str, header: str) -> str:
+    """The delimiter ``csv.Sniffer`` finds in the first lines, else the one that splits
+    the header into most fields (``,`` on a tie; tab for a .tsv file)."""
+    try:
+        found = csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
+        if found in _DELIMITERS:
+            return found
+    except csv.Error:
+        pass
+    default = "\t" if path.suffix.lower() == ".tsv" else ","
+    counts = {d: header.count(d) for d in _DELIMITERS}
+    best = max(counts, key=lambda d: (counts[d], d == default))
+    return best if counts[best] > counts[default] else default
+
+
+def _header(path: Path, encoding: str) -> tuple[list[str], str, str]:
+    """The column names, the delimiter and the codec of a CSV file, from its first bytes.
+
+    Raises
+    ------
+    ImportFileError
+        Empty, binary, compressed, not decodable, a header line longer than
+        :data:`MAX_HEADER_BYTES`, more than :data:`MAX_COLUMNS` columns, or duplicate
+        column names. File content is never echoed here.
+    """
+    head = _read_head(path)
+    if not head.strip():
+        raise _fail(
+            path, f"is empty; a signal log needs a header line ({_REQUIRED_HINT}) and one row "
+            "per signal",
+        )  # fmt: skip
+    _refuse_binary(path, head, encoding)
+    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    whole = len(head) <= MAX_HEADER_BYTES
+    cut = head if whole else head[: head.rfind(b"\n") + 1]
+    if not cut.strip():
+        raise _fail(
+            path, f"its first line is longer than {MAX_HEADER_BYTES // 1024} KiB: not the header "
+            f"of a signal log (at most {MAX_COLUMNS} columns)",
+        )  # fmt: skip
+    if len(cut) % 2 and "16" in codec and not whole:  # keep UTF-16 code units whole
+        cut = head[: len(cut) + 1]
+    text = _decode(path, cut, codec).lstrip("\ufeff")
+    lines = text.splitlines()
+    header = lines[0] if lines else ""
+    delimiter = _delimiter(path, "\n".join(lines[:20]), header)
+    n_fields = header.count(delimiter) + 1
+    if n_fields > MAX_COLUMNS:
+        raise _fail(
+            path, f"has {n_fields:,} columns; a signal log may have at most {MAX_COLUMNS} "
+            f"({_REQUIRED_HINT}, optional ones and up to {MAX_FEATURES} features) - drop the "
+            "columns you do not need",
+        )  # fmt: skip
+    names = next(csv.reader([header], delimiter=delimiter), [])
+    return [n.strip() for n in names], delimiter, codec
+
+
+def _check_names(path: Path, names: list[str]) -> None:
+    """Refuse duplicate (same name up to case, spaces, ``_`` and ``-``) or overlong names."""
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names, start=1):
+        if not name:
+            continue
+        if len(name) > 200:
+            raise _fail(
+                path, f"column {i} has a name of {len(name):,} characters; use names of at "
+                "most 200 characters",
+            )  # fmt: skip
+        key = _norm(name)
+        if key in seen:
+            raise _fail(
+                path, f"column {_clip(name)!r} appears more than once (columns {seen[key]} and "
+                f"{i}); keep one of them or rename the other",
+            )  # fmt: skip
+        seen[key] = i
+
+
+def read_signal_log(path: str | Path, *, encoding: str = "utf-8") -> pd.DataFrame:
+    """Read a CSV or Parquet signal log as raw values (no validation of the rows yet).
+
+    A CSV file is read as text (every cell a string; only an empty cell is missing),
+    with its delimiter detected; a Parquet file keeps its column types. Rows that are
+    entirely empty are dropped, keeping the others' row numbers (index + 2 is the row
+    a spreadsheet shows).
+
+    Parameters
+    ----------
+    path : str or Path
+    encoding : str, default "utf-8"
+        Text encoding of a CSV file (a UTF-8 byte-order mark is skipped).
+
+    Raises
+    ------
+    ImportFileError
+        Missing, a folder, not a regular or readable file, binary or compressed, not
+        decodable, too many columns, duplicate columns, an unreadable Parquet file,
+        an unsupported suffix; the message names the file and the fix, never its content.
+    """
+    path = Path(path)
+    _check_path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return _read_parquet(path)
+    if suffix not in (".csv", ".txt", ".tsv"):
+        raise _fail(
+            path, f"unsupported file type {suffix or '(no suffix)'!r}; use .csv or .parquet"
+        )
+    names, delimiter, codec = _header(path, encoding)
+    _check_names(path, names)
+    try:
+        raw = pd.read_csv(
+            path, sep=delimiter, dtype=str, keep_default_na=False, na_filter=False,
+            encoding=codec, skip_blank_lines=False, engine="c",
+        )  # fmt: skip
+    except UnicodeDecodeError as exc:
+        raise _not_text(path, exc, encoding) from None
+    except pd.errors.EmptyDataError:
+        raise _fail(
+            path, f"is empty; a signal log needs a header line ({_REQUIRED_HINT})"
+        ) from None
+    except pd.errors.ParserError as exc:
+        where = re.search(r"line (\d+)", str(exc))
+        raise _fail(
+            path, "cannot be read as CSV"
+            + (f": line {where.group(1)} has more fields than the header" if where else "")
+            + f" (delimiter {delimiter!r}); quote fields that contain the delimiter",
+        ) from None  # fmt: skip
+    except (ValueError, OSError) as exc:
+        raise _fail(
+            path, f"cannot be read as CSV ({type(exc).__name__}); is it a CSV file?"
+        ) from None
+    if raw.empty:
+        raise _fail(path, "has a header but no rows; add one row per signal")
+    blank = np.ones(len(raw), dtype=bool)
+    for column in raw.columns:
+        blank &= _blank(raw[column])
+    raw = raw.loc[~blank]
+    if raw.empty:
+        raise _fail(path, "has a header but no rows (only empty lines); add one row per signal")
+    return raw
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+        if len(schema.names) > MAX_COLUMNS:
+            raise _fail(
+                path, f"has {len(schema.names):,} columns; a signal log may have at most "
+                f"{MAX_COLUMNS} - drop the columns you do not need",
+            )  # fmt: skip
+        _check_names(path, [str(n) for n in schema.names])
+        raw = pq.read_table(path).to_pandas()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        if isinstance(exc, ImportFileError):
+            raise
+        raise _fail(
+            path, f"is not a readable Parquet file ({type(exc).__name__}); write it with "
+            "pandas.DataFrame.to_parquet, or save the log as CSV",
+        ) from None  # fmt: skip
+    if raw.empty:
+        raise _fail(path, "has columns but no rows; add one row per signal")
+    raw.columns = [str(c) for c in raw.columns]
+    return raw.reset_index(drop=True)
+
+
+def _blank(series: pd.Series) -> np.ndarray:
+    """Missing cells: NA/None/NaN in a typed column, empty (after stripping) in text."""
+    missing = series.isna().to_numpy(dtype=bool, copy=True)
+    if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
+        text = series.astype("string").str.strip()
+        missing = missing | (text == "").fillna(True).to_numpy(dtype=bool)
+    return missing
+
+
+def _text(series: pd.Series) -> pd.Series:
+    """Cells as stripped text ("" when missing)."""
+    return series.astype("string").fillna("").str.strip()
 
 
 def _map_columns(raw: pd.DataFrame, source: str) -> dict[str, str]:
-    """Canonical name -> column in ``raw``; raises when a required one is missing."""
+    """Canonical name -> column in ``raw``; raises when a required one is missing.
+
+    A header that names none of a signal log's columns is refused without listing
+    its content (it may be any file: a link to /etc/passwd, say).
+    """
     by_norm: dict[str, str] = {}
     for column in raw.columns:
         by_norm.setdefault(_norm(column), column)
@@ -130,21 +417,44 @@ def _map_columns(raw: pd.DataFrame, source: str) -> dict[str, str]:
                 break
     missing = [c for c in ("timestamp", "symbol", "confidence") if c not in found]
     has_return = "return_pct" in found or ("entry_price" in found and "exit_price" in found)
+    if not found:
+        raise ImportFileError(
+            f"{source}: not a signal log - its first line names none of the columns a signal "
+            f"log needs ({_REQUIRED_HINT}); give the header line those names (aliases accepted: "
+            "date/time, ticker, score, return)"
+        )
     if missing or not has_return:
         need = missing + ([] if has_return else ["return_pct (or entry_price and exit_price)"])
+        shown = ", ".join(_clip(str(c)) for c in list(raw.columns)[:30])
+        more = f" and {len(raw.columns) - 30} more" if len(raw.columns) > 30 else ""
         raise ImportFileError(
             f"{source}: missing required column(s): {', '.join(need)}. "
-            f"Columns found: {', '.join(map(str, raw.columns))}. Rename them (aliases accepted: "
+            f"Columns found: {shown}{more}. Rename them (aliases accepted: "
             "date/time for timestamp, ticker for symbol, score for confidence, return for return_pct)"
         )
     return found
 
 
+def _clip(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _show(value: Any) -> str:
-    """A cell's value as a user would recognise it in the file."""
+    """A cell's value as a user would recognise it in the file (at most 40 characters)."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return "(empty)"
-    return repr(value.item() if isinstance(value, np.generic) else value)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return "(empty)"
+        try:
+            float(text)  # numbers (inf and nan included) as they are written
+        except ValueError:
+            return repr(_clip(text))
+        return _clip(text)
+    return _clip(repr(value))
 
 
 def _problem(column: Column, code: str) -> str:
@@ -157,7 +467,92 @@ def _problem(column: Column, code: str) -> str:
 
 
 def _numeric(series: pd.Series) -> np.ndarray:
-    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    """Cells as float64 (NaN where empty or not a number)."""
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return np.full(len(series), np.nan)
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    text = _text(series)
+    return pd.to_numeric(text.where(text != ""), errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
+
+
+def _unit_guess(text: str) -> str:
+    digits = len(text.lstrip("+-").split(".")[0])
+    return "s" if digits <= 11 else "ms" if digits <= 14 else "us" if digits <= 17 else "ns"
+
+
+def _parse_times(
+    series: pd.Series, name: str, time_unit: str | None, flag: Callable[..., None]
+) -> pd.Series:
+    """A column of times as UTC nanoseconds (NaT where bad or empty), flagging bad rows.
+
+    Text is read as ISO 8601 (then any format pandas knows); naive times are UTC.
+    Numbers are refused unless ``time_unit`` says what they count. Times outside
+    [:data:`TIME_LOW`, :data:`TIME_HIGH`] are bad rows, never a crash.
+    """
+    n = len(series)
+    out = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns, UTC]")
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        ts = series.dt.tz_localize("UTC") if series.dt.tz is None else series.dt.tz_convert("UTC")
+        numeric = np.zeros(n, dtype=bool)
+        text = None
+    else:
+        text = _text(series)
+        numeric = (
+            np.ones(n, dtype=bool) & ~_blank(series)
+            if pd.api.types.is_numeric_dtype(series.dtype)
+            else text.str.match(_NUMBER).fillna(False).to_numpy(dtype=bool)
+        )
+        ts = pd.Series(pd.NaT, index=series.index, dtype="datetime64[us, UTC]")
+        words = ~numeric & (text != "").to_numpy(dtype=bool)
+        if words.any():
+            parsed = pd.to_datetime(text[words], utc=True, errors="coerce", format="ISO8601")
+            retry = parsed.isna()
+            if retry.any():
+                parsed[retry] = pd.to_datetime(
+                    text[words][retry], utc=True, errors="coerce", format="mixed"
+                )
+            ts = ts.astype(parsed.dtype) if parsed.dtype != ts.dtype else ts
+            ts[words] = parsed
+    if numeric.any():
+        if time_unit is None:
+            flag(numeric, lambda i: f"{name} {_show(series.iloc[i])} is a number, not a "
+                 "date/time; if it counts time since 1970-01-01 UTC pass --time-unit s|ms|us|ns "
+                 f"(time_unit=...; this one looks like --time-unit {_unit_guess(text.iloc[i])}), "
+                 "if it is a date write it as 2020-01-31")  # fmt: skip
+        else:
+            values = pd.to_numeric(
+                (text if text is not None else series)[numeric], errors="coerce"
+            ).to_numpy(dtype=np.float64)
+            ns = values * _NS_PER_UNIT[time_unit]
+            ok = np.isfinite(ns) & (ns >= TIME_LOW.value) & (ns <= TIME_HIGH.value + 86_399e9)
+            flag(_scatter(numeric, ~ok), lambda i: f"{name} {_show(series.iloc[i])} "
+                 f"{time_unit} since 1970 is outside {_RANGE}")  # fmt: skip
+            good = _scatter(numeric, ok)
+            out[good] = pd.to_datetime(ns[ok].astype(np.int64), unit="ns", utc=True)
+    known = ts.notna().to_numpy(dtype=bool)
+    in_range = (
+        known
+        & (ts >= TIME_LOW).to_numpy(dtype=bool)
+        & (ts < TIME_HIGH + pd.Timedelta(days=1)).to_numpy(dtype=bool)
+    )
+    flag(known & ~in_range, lambda i: f"{name} {_show(series.iloc[i])} is outside {_RANGE}; "
+         "check the year")  # fmt: skip
+    if in_range.any():
+        out[in_range] = ts[in_range].astype("datetime64[ns, UTC]")
+    unread = ~known & ~numeric & ~_blank(series)
+    flag(unread, lambda i: f"{name} {_show(series.iloc[i])} is not a date/time; use ISO 8601 "
+         "like 2020-01-31 or 2020-01-31T15:30:00Z")  # fmt: skip
+    return out
+
+
+def _scatter(where: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """A full-length mask: ``values`` at the positions where ``where`` is True."""
+    out = np.zeros(where.shape, dtype=bool)
+    out[where] = values
+    return out
 
 
 def import_signal_log(
@@ -169,6 +564,8 @@ def import_signal_log(
     signal: str | None = None,
     dry_run: bool = False,
     on_progress: Callable[[str], None] | None = None,
+    time_unit: str | None = None,
+    encoding: str = "utf-8",
 ) -> ImportResult:
     """Validate a signal log and record it as one run of events.
 
@@ -189,7 +586,14 @@ def import_signal_log(
     dry_run : bool, default False
         Validate and return the preview and row errors; write nothing.
     on_progress : callable, optional
-        Receives short status lines.
+        Receives short status lines, each starting with its stage: ``reading``,
+        ``validating``, ``writing``, ``imported``.
+    time_unit : {"s", "ms", "us", "ns"}, optional
+        Read numeric timestamps (and exit times) as time since 1970-01-01 UTC in this
+        unit. Without it a number in a time column is a bad row (1577836800 is not
+        silently read as nanoseconds in 1970).
+    encoding : str, default "utf-8"
+        Text encoding of a CSV file.
 
     Returns
     -------
@@ -204,24 +608,32 @@ def import_signal_log(
 
     Notes
     -----
-    ``return_pct`` is taken as the trade's return in percent, net of costs.
-    From prices it is ``side * (exit / entry - 1) * 100``. The outcome's time
-    is ``exit_time`` when given, else entry time + ``holding_days`` business
-    days, else the entry time itself (then the walk-forward purge cannot know
-    when the outcome was realised: give one of the two if you can).
+    ``return_pct`` is taken as the trade's return in percent, net of costs, and
+    must be within ±:data:`MAX_ABS_RETURN_PCT`. From prices it is
+    ``side * (exit / entry - 1) * 100``. The outcome's time is ``exit_time`` when
+    given, else entry time + ``holding_days`` business days, else the entry time
+    itself (then the walk-forward purge cannot know when the outcome was realised:
+    give one of the two if you can).
     """
     path = Path(path)
+    if time_unit is not None and time_unit not in TIME_UNITS:
+        raise ImportFileError(
+            f"time_unit must be one of {', '.join(TIME_UNITS)} (seconds, milliseconds, "
+            f"microseconds, nanoseconds since 1970), got {time_unit!r}"
+        )
     say = on_progress or (lambda _msg: None)
-    raw = read_signal_log(path)
+    say(f"reading {path.name}")
+    raw = read_signal_log(path, encoding=encoding)
     source = path.name
     cols = _map_columns(raw, source)
     n = len(raw)
-    rows = np.arange(n) + 2  # spreadsheet row numbers
-    reasons: list[list[str]] = [[] for _ in range(n)]
+    say(f"validating {n:,} rows")
+    rows = raw.index.to_numpy() + 2  # spreadsheet row numbers (the header is row 1)
+    problems: dict[int, list[str]] = {}
 
     def flag(mask: np.ndarray, reason: str | Callable[[int], str]) -> None:
         for i in np.flatnonzero(mask):
-            reasons[i].append(reason(i) if callable(reason) else reason)
+            problems.setdefault(int(i), []).append(reason(i) if callable(reason) else reason)
 
     def check(
         column: Column, name: str, values: np.ndarray, *, present: np.ndarray | None = None
@@ -233,16 +645,23 @@ def import_signal_log(
             flag(bad, lambda i, code=code: f"{name} {_show(raw[name].iloc[i])} "
                  f"{_problem(column, code)}" + (f"; {column.fix}" if column.fix else ""))  # fmt: skip
 
-    ts = pd.to_datetime(raw[cols["timestamp"]], utc=True, errors="coerce", format="mixed")
-    flag(ts.isna().to_numpy(), lambda i: f"{cols['timestamp']} {_show(raw[cols['timestamp']].iloc[i])} "
-         "is not a date/time; use ISO 8601 like 2020-01-31 or 2020-01-31T15:30:00Z")  # fmt: skip
-    symbol = raw[cols["symbol"]].astype("string").str.strip()
-    flag((symbol.isna() | (symbol == "")).to_numpy(), f"{cols['symbol']} is empty")
+    for column in raw.columns:
+        if raw[column].dtype == object or pd.api.types.is_string_dtype(raw[column].dtype):
+            lengths = raw[column].astype("string").str.len().fillna(0).to_numpy()
+            flag(lengths > MAX_FIELD_CHARS, lambda i, c=column, ln=lengths: (
+                f"{_clip(str(c))} is {int(ln[i]):,} characters long, over the limit of "
+                f"{MAX_FIELD_CHARS:,}; a signal log's fields are short"))  # fmt: skip
+
+    ts = _parse_times(raw[cols["timestamp"]], cols["timestamp"], time_unit, flag)
+    flag(_blank(raw[cols["timestamp"]]), f"{cols['timestamp']} is empty; every row needs a time")
+    symbol = _text(raw[cols["symbol"]])
+    flag((symbol == "").to_numpy(dtype=bool), f"{cols['symbol']} is empty; every row needs a "
+         "symbol (NA, NULL and N/A are read as tickers, only an empty cell is missing)")  # fmt: skip
     conf = _numeric(raw[cols["confidence"]])
     check(COLUMNS["confidence"], cols["confidence"], conf)
 
     if "side" in cols:
-        side_text = raw[cols["side"]].astype("string").str.strip().str.lower()
+        side_text = _text(raw[cols["side"]]).str.lower()
         side = side_text.map(_SIDES).to_numpy(dtype=np.float64, na_value=np.nan)
         flag(np.isnan(side), lambda i: f"{cols['side']} {_show(raw[cols['side']].iloc[i])} "
              "is not a side; use long/short, buy/sell or 1/-1")  # fmt: skip
@@ -252,40 +671,50 @@ def import_signal_log(
     if "return_pct" in cols:
         ret = _numeric(raw[cols["return_pct"]])
         check(COLUMNS["return_pct"], cols["return_pct"], ret)
+        ret_name = cols["return_pct"]
     else:
         entry = _numeric(raw[cols["entry_price"]])
         exit_ = _numeric(raw[cols["exit_price"]])
         bad_price = ~(np.isfinite(entry) & np.isfinite(exit_) & (entry > 0) & (exit_ > 0))
         flag(bad_price, lambda i: f"prices must be positive numbers; got entry "
              f"{_show(raw[cols['entry_price']].iloc[i])}, exit {_show(raw[cols['exit_price']].iloc[i])}")  # fmt: skip
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             ret = np.where(bad_price, np.nan, side * (exit_ / entry - 1.0) * 100.0)
+        ret_name = "the return from the prices"
+    with np.errstate(invalid="ignore"):
+        too_big = np.isfinite(ret) & (np.abs(ret) > MAX_ABS_RETURN_PCT)
+    flag(too_big, lambda i: f"{ret_name} {ret[i]:.6g} is beyond ±{MAX_ABS_RETURN_PCT:,.0f} %; "
+         "return_pct is in percent (1.5 = +1.5 %) - check its units")  # fmt: skip
 
     holding = np.full(n, np.nan)
     if "holding_days" in cols:
         holding = _numeric(raw[cols["holding_days"]])
-        check(COLUMNS["holding_days"], cols["holding_days"], holding,
-              present=raw[cols["holding_days"]].notna().to_numpy())  # fmt: skip
+        present = ~_blank(raw[cols["holding_days"]])
+        check(COLUMNS["holding_days"], cols["holding_days"], holding, present=present)
+        with np.errstate(invalid="ignore"):
+            long_hold = np.isfinite(holding) & (holding > MAX_HOLDING_DAYS)
+        flag(long_hold, lambda i: f"{cols['holding_days']} {_show(raw[cols['holding_days']].iloc[i])} "
+             f"is over {MAX_HOLDING_DAYS:,.0f} business days; check its units (days)")  # fmt: skip
+        holding = np.where(long_hold | ~np.isfinite(holding) | (holding <= 0), np.nan, holding)
 
     if "exit_time" in cols:
-        exit_ts = pd.to_datetime(raw[cols["exit_time"]], utc=True, errors="coerce", format="mixed")
-        present = raw[cols["exit_time"]].notna().to_numpy()
-        flag(present & exit_ts.isna().to_numpy(), lambda i: f"{cols['exit_time']} "
-             f"{_show(raw[cols['exit_time']].iloc[i])} is not a date/time")  # fmt: skip
-        flag((exit_ts < ts).fillna(False).to_numpy(dtype=bool), "exit_time is before the timestamp")
+        exit_ts = _parse_times(raw[cols["exit_time"]], cols["exit_time"], time_unit, flag)
+        flag((exit_ts < ts).fillna(False).to_numpy(dtype=bool),
+             f"{cols['exit_time']} is before the timestamp; the exit comes after the entry")  # fmt: skip
     else:
         exit_ts = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
 
+    by_holding, late = _add_business_days(ts, holding)
+    flag(late, f"the timestamp + {cols.get('holding_days', 'holding_days')} business days falls "
+         f"after 2262-04-10, outside {_RANGE}")  # fmt: skip
+
     if "signal_id" in cols:
-        ids = raw[cols["signal_id"]].astype("string").str.strip()
-        dup = ids.duplicated(keep="first").to_numpy(dtype=bool)
-        flag(
-            dup,
-            lambda i: (
-                f"{cols['signal_id']} {_show(ids.iloc[i])} repeats an earlier row; ids must be unique"
-            ),
-        )
-        flag(ids.isna().to_numpy(), f"{cols['signal_id']} is empty")
+        ids = _text(raw[cols["signal_id"]])
+        dup = (ids.duplicated(keep="first") & (ids != "")).to_numpy(dtype=bool)
+        flag(dup, lambda i: f"{cols['signal_id']} {_show(ids.iloc[i])} repeats an earlier row; "
+             "ids must be unique")  # fmt: skip
+        flag((ids == "").to_numpy(dtype=bool), f"{cols['signal_id']} is empty; give every row "
+             "an id, or drop the column to number the rows")  # fmt: skip
     else:
         ids = pd.Series([f"{i:08d}" for i in range(n)], index=raw.index, dtype="string")
 
@@ -295,17 +724,31 @@ def import_signal_log(
     for column in raw.columns:
         if column in known:
             continue
-        values = pd.to_numeric(raw[column], errors="coerce")
-        if raw[column].notna().sum() and values.notna().sum() == raw[column].notna().sum():
+        blank = _blank(raw[column])
+        values = _numeric(raw[column])
+        if (~blank).any() and not np.isnan(values[~blank]).any():
             features.append(str(column))
         else:
             ignored.append(str(column))
+    if len(features) > MAX_FEATURES:
+        raise ImportFileError(
+            f"{source}: {len(features):,} numeric extra columns (features); a run keeps at most "
+            f"{MAX_FEATURES} - drop the columns you do not need, nothing was imported"
+        )
+    odd = [f for f in features if any(ch in f for ch in "\"'\\") or not f.isprintable()]
+    if odd:
+        raise ImportFileError(
+            f"{source}: feature column name {_clip(odd[0])!r} holds a quote, backslash or "
+            "control character; rename it (letters, digits, spaces, _ and -)"
+        )
     feature_values = {f: _numeric(raw[f]) for f in features}
     for f in features:
-        flag(np.isinf(feature_values[f]), f"feature {f} is infinite")
+        flag(np.isinf(feature_values[f]), f"feature {f} is infinite; use a finite number or "
+             "leave the cell empty")  # fmt: skip
 
-    errors = tuple(RowError(int(rows[i]), "; ".join(r)) for i, r in enumerate(reasons) if r)
-    bad = np.array([bool(r) for r in reasons], dtype=bool) if n else np.zeros(0, dtype=bool)
+    bad = np.zeros(n, dtype=bool)
+    bad[list(problems)] = True
+    errors = tuple(RowError(int(rows[i]), "; ".join(problems[i])) for i in sorted(problems))
     if errors and not skip_bad_rows:
         raise ImportFileError(
             f"{source}: {len(errors)} of {n} row(s) are bad, so nothing was imported. Fix them, "
@@ -320,8 +763,7 @@ def import_signal_log(
     entry_ts = ts[good].reset_index(drop=True)
     exit_known = exit_ts[good].reset_index(drop=True)
     hold_good = holding[good]
-    by_holding = _add_business_days(entry_ts, hold_good)
-    outcome_ts = exit_known.where(exit_known.notna(), by_holding)
+    outcome_ts = exit_known.where(exit_known.notna(), by_holding[good].reset_index(drop=True))
 
     signals = pd.DataFrame(
         {
@@ -376,14 +818,24 @@ def import_signal_log(
     return ImportResult(run_id=run_id, **result)
 
 
-def _add_business_days(entry: pd.Series, days: np.ndarray) -> pd.Series:
-    """``entry`` + ``days`` business days (time of day kept); NaN days leave the time as is."""
-    naive = entry.dt.tz_convert(None).to_numpy()
+def _add_business_days(entry: pd.Series, days: np.ndarray) -> tuple[pd.Series, np.ndarray]:
+    """``entry`` + ``days`` business days (time of day kept) and the mask of rows that would
+    land after :data:`TIME_HIGH` (left as NaT). NaN days or NaT entries stay as they are."""
+    known = entry.notna().to_numpy(dtype=bool) & ~np.isnan(days)
+    out = entry.reset_index(drop=True).copy()
+    late = np.zeros(len(entry), dtype=bool)
+    if not known.any():
+        return out, late
+    naive = entry[known].dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
     whole = naive.astype("datetime64[D]")
-    steps = np.where(np.isnan(days), 0, np.round(days)).astype(np.int64)
-    shifted = np.busday_offset(whole, steps, roll="forward").astype("datetime64[ns]")
-    moved = np.where(np.isnan(days), naive, shifted + (naive - whole.astype("datetime64[ns]")))
-    return pd.Series(pd.DatetimeIndex(moved).tz_localize("UTC"))
+    steps = np.round(days[known]).astype(np.int64)
+    shifted = np.busday_offset(whole, steps, roll="forward")
+    over = shifted > np.datetime64(TIME_HIGH.date(), "D")
+    late[np.flatnonzero(known)[over]] = True
+    moved = shifted.astype("datetime64[ns]") + (naive - whole.astype("datetime64[ns]"))
+    fine = np.flatnonzero(known)[~over]
+    out.iloc[fine] = pd.DatetimeIndex(moved[~over]).tz_localize("UTC")
+    return out, late
 
 
 def _with_run(rows: list[tuple], run_id: str):
