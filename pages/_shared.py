@@ -423,6 +423,25 @@ def cached_drift(
     )
 
 
+@st.cache_data(max_entries=8, ttl=_TTL, show_spinner="Testing calibration per segment…")
+def cached_segments(data_dir: str, run_id: str, n_events: int, by: str) -> dash.DecisionView:
+    return dash.segment_view(load_trades(data_dir, run_id, n_events), by=by)
+
+
+@st.cache_data(max_entries=8, ttl=_TTL, show_spinner="Measuring the edge at 1–20 day horizons…")
+def cached_decay(data_dir: str, run_id: str, n_events: int) -> dash.DecisionView:
+    run = get_engine(data_dir).store.get_run(run_id)
+    return dash.decay_view(run, load_trades(data_dir, run_id, n_events))
+
+
+@st.cache_data(max_entries=8, ttl=_TTL, show_spinner="Sizing bets walk-forward…")
+def cached_sizing(
+    data_dir: str, run_id: str, n_events: int, kelly_fraction: float, cap: float, cost_bps: float
+) -> dash.DecisionView:
+    trades = load_trades(data_dir, run_id, n_events)
+    return dash.sizing_view(trades, kelly_fraction=kelly_fraction, cap=cap, cost_bps=cost_bps)
+
+
 # --------------------------------------------------------------------------- tables
 
 

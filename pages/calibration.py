@@ -179,3 +179,43 @@ if params:
                     label="Open the model registry",
                     icon=":material/inventory_2:",
                 )
+
+
+# --- Calibration by regime and segment ----------------------------------------------------
+st.subheader("Is it calibrated in every regime?")
+st.caption(
+    "Out-of-sample probabilities (Platt, fitted walk-forward on earlier trades) per segment: "
+    "reliability, ECE with its interval and win rate. A segment is flagged when its "
+    "calibration differs significantly from perfect (likelihood-ratio test of intercept and "
+    "slope, Holm-corrected across segments)."
+)
+options = dash.available_segments(ui.trades(run))
+by = st.selectbox(
+    "Segment by", list(options), format_func=options.__getitem__, key="cal_segment_by"
+)
+if by is None:
+    st.caption("This run records no attribute to segment by.")
+segments = None
+with ui.shown_errors():
+    segments = None if by is None else ui.cached_segments(ui.data_dir(), run.id, run.n_events, by)
+if segments is not None:
+    st.plotly_chart(segments.figures[0], key="segments_chart")
+    st.dataframe(segments.result.table.reset_index(), hide_index=True, width="stretch")
+    flagged = [str(x) for x in segments.result.flagged]
+    if flagged:
+        st.warning(
+            "Calibration differs in: " + ", ".join(dash.md_text(f) for f in flagged),
+            icon=":material/warning:",
+        )
+    else:
+        st.caption("No segment is flagged. " + dash.md_text(segments.note))
+
+# --- Signal decay ---------------------------------------------------------------------------
+st.subheader("How long does the edge last?")
+if run.kind != "backtest":
+    st.caption("Signal decay needs the market's prices: it is shown for backtests.")
+else:
+    with ui.shown_errors():
+        decay = ui.cached_decay(ui.data_dir(), run.id, run.n_events)
+        st.plotly_chart(decay.figures[0], key="decay_chart")
+        st.caption(dash.md_text(decay.note))

@@ -18,7 +18,7 @@ run = ui.selected_run()
 if run is None:
     ui.empty_store()
 
-registry, jobs = st.tabs(["Registry", "Training jobs"])
+registry, compare, jobs = st.tabs(["Registry", "Compare versions", "Training jobs"])
 
 with registry:
     versions = None
@@ -125,6 +125,33 @@ with registry:
                 )
                 st.toast(f"{dash.md_text(name)} v{version} → {to_stage}", icon=":material/check:")
                 st.rerun()
+
+with compare:
+    st.caption(
+        "Two versions of one model on the same trades of the selected run: only the trades "
+        "after both versions' training windows (out of sample for both). ECE, Brier and log "
+        "loss with a paired block bootstrap of the difference B − A, and the verdict."
+    )
+    table = None
+    with ui.shown_errors():
+        table = dash.models_table(engine)
+    if table is not None and not table.empty and run is not None:
+        names = sorted(set(table["name"]))
+        c1, c2, c3 = st.columns(3)
+        model = c1.selectbox("Model", names, key="cmp_name")
+        numbers = sorted(int(v) for v in table.loc[table["name"] == model, "version"])
+        a = c2.selectbox("Version A", numbers, key="cmp_a")
+        b = c3.selectbox("Version B", numbers, index=len(numbers) - 1, key="cmp_b")
+        if st.button("Compare", key="cmp_go", disabled=a == b):
+            with ui.shown_errors("Could not compare: "):
+                trades = ui.trades(run)
+                view = dash.version_view(engine, model, int(a), int(b), trades=trades)
+                st.plotly_chart(view.figures[0], key="cmp_chart")
+                st.dataframe(view.result.table.reset_index(), hide_index=True, width="stretch")
+                st.info(dash.md_text(view.result.verdict), icon=":material/balance:")
+                st.caption(dash.md_text(view.note))
+    else:
+        st.caption("Register two versions of a model (Calibration page) to compare them.")
 
 with jobs:
     with st.form("job"):

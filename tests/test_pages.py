@@ -340,3 +340,60 @@ def test_backtest_page_says_what_is_wrong_in_plain_words(monkeypatch, tmp_path):
     at.button(key="bt_submit").click().run()
     assert not at.exception
     assert at.error, "a backtest on FB before it listed must fail with a message"
+
+
+# --------------------------------------------------------------------------- beyond the peers
+
+
+def _array(value) -> list:
+    """A trace's x or y as a list (plotly may ship arrays as base64 ``bdata``)."""
+    import base64
+
+    import numpy as np
+
+    if value is None:
+        return []
+    if isinstance(value, dict) and "bdata" in value:
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).tolist()
+    return list(value)
+
+
+def _figure(at: AppTest, key: str):
+    """The plotly figure of the chart with widget ``key`` (arrays decoded)."""
+    import plotly.io as pio
+
+    chart = next(c for c in at.get("plotly_chart") if c.proto.id and key in c.proto.id)
+    return pio.from_json(chart.proto.spec)
+
+
+def test_calibration_by_regime_and_signal_decay_on_a_backtest(monkeypatch, recorded):
+    at = _open(_app(monkeypatch, recorded["dir"]), "calibration", recorded["backtest"])
+    assert not at.error, [e.value for e in at.error]
+    picker = at.selectbox(key="cal_segment_by")
+    assert picker.value == "volatility" and "symbol" in picker.options
+    names = [t.name for t in _figure(at, "segments_chart").data]
+    assert {"low", "mid", "high"} <= {str(n).split(" ")[0] for n in names if n}
+    xs = [x for t in _figure(at, "decay_chart").data for x in _array(t.x)]
+    assert {1, 20} <= set(xs)  # horizons of 1 to 20 days
+    at.selectbox(key="cal_segment_by").set_value("symbol").run()
+    assert not at.error, [e.value for e in at.error]
+    # an imported log has no prices: decay says so, no error
+    at = _open(at, "calibration", recorded["import"])
+    assert not at.error
+    assert "needs the market's prices" in _texts(at)
+
+
+def test_models_page_compares_two_versions(monkeypatch, recorded):
+    at = _open(_app(monkeypatch, recorded["dir"]), "calibration", recorded["backtest"])
+    with LearningEngine(LearningEngineConfig(data_dir=recorded["dir"])) as engine:
+        trades = engine.store.trades_frame(recorded["backtest"])
+        early = trades[trades["entry_time"] < "2008-01-01"]
+        for method in ("platt", "isotonic"):
+            engine.registry.register_calibrator("pages-compare", early, method=method)
+    at = _open(at, "models", recorded["backtest"])
+    at.selectbox(key="cmp_name").set_value("pages-compare").run()
+    at.selectbox(key="cmp_a").set_value(1).run()
+    at.selectbox(key="cmp_b").set_value(2).run()
+    at.button(key="cmp_go").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert any("v2 - v1" in i.value.replace("\\", "") for i in at.info)

@@ -31,11 +31,12 @@ from core.figures import decisions as charts
 from core.learning import LearningEngine
 from core.signals.calibrated import calibrate_scores
 from core.store import RunInfo
-from core.trades import validate_trades
+from core.trades import CORE_COLUMNS, validate_trades
 
 __all__ = [
     "SEGMENTS",
     "DecisionView",
+    "available_segments",
     "decay_view",
     "open_book_view",
     "out_of_sample_probability",
@@ -52,6 +53,35 @@ SEGMENTS: dict[str, str] = {
     "num_agreeing_models": "number of agreeing models",
     "year": "calendar year of entry",
 }
+
+
+#: Trades column each segment needs.
+_SEGMENT_COLUMNS = {
+    "volatility": "market_volatility",
+    "symbol": "symbol",
+    "side": "side",
+    "num_agreeing_models": "num_agreeing_models",
+    "year": "entry_time",
+}
+
+
+def available_segments(trades: pd.DataFrame) -> dict[str, str]:
+    """Segments this run can be split by (label -> description): columns with values only."""
+    out = {
+        name: text
+        for name, text in SEGMENTS.items()
+        if _SEGMENT_COLUMNS[name] in trades.columns
+        and trades[_SEGMENT_COLUMNS[name]].notna().any()
+        and trades[_SEGMENT_COLUMNS[name]].nunique() > 1
+    }
+    for column in trades.columns:
+        if (
+            column not in CORE_COLUMNS
+            and pd.api.types.is_numeric_dtype(trades[column])
+            and trades[column].nunique() > 2
+        ):
+            out[column] = f"feature {column} (terciles)"
+    return out
 
 
 @dataclass(frozen=True, eq=False)
