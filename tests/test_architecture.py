@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("core.learning", "core.importer"),
     ("core.engines",),
     ("core.backtest",),
-    ("core.grid", "core.reports"),
+    ("core.grid", "core.decisions", "core.reports"),
     ("core.dashboard",),
     ("core.cli",),
     ("app", "pages"),

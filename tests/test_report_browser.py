@@ -28,7 +28,7 @@ def test_report_of_the_sample_backtest_draws_every_chart(tmp_path, page, capsys)
     capsys.readouterr()
     html = out.read_text(encoding="utf-8")
     n_charts = int(re.search(r'<main data-charts="(\d+)">', html).group(1))
-    assert n_charts == 9
+    assert n_charts == 14  # 9 analysis charts + sizing (2), segments, decay, open book
 
     errors: list[str] = []
     remote: list[str] = []

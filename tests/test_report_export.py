@@ -146,10 +146,12 @@ def test_a_run_without_a_metric_event_has_no_headline_numbers(tmp_path):
 def test_html_report_is_self_contained_and_labelled(analysis):
     page = render_html(analysis)
     figs = report_figures(analysis)
-    assert list(figs) == [
+    assert list(figs)[:9] == [
         "confidence_over_time", "deciles", "reliability", "calibrators", "calibration_samples",
         "sweep_sharpe", "sweep_win_rate", "threshold_samples", "equity",
     ]  # fmt: skip
+    # then the decision charts this run allows (a synthetic market: sizing, segments, decay...)
+    assert {"sizing_0", "sizing_1", "open_book_0"} <= set(list(figs)[9:])
     # plotly.js once, inline; no network fetch anywhere
     assert page.count('<script type="text/javascript">') == 1
     assert not re.search(r"<script[^>]+src=", page)
@@ -272,3 +274,21 @@ def test_atomic_write_replaces_and_reports_unwritable(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(StoreError, match="cannot write"):
         atomic_write(tmp_path / "file" / "x.txt", "z")
+
+
+def test_the_html_report_has_the_decision_sections(tmp_path):
+    """Bet sizing, calibration by regime, signal decay and the open book, each out of sample."""
+    from core.backtest import BacktestConfig, run_backtest
+    from core.reports.html_report import build_report
+
+    data_dir = tmp_path / "data"
+    result = run_backtest(BacktestConfig(data_dir=str(data_dir), symbols=("AAPL", "MSFT", "IBM")))
+    with Store(data_dir) as store:
+        html = build_report(store, result.run_id, out=tmp_path / "r.html").read_text()
+    section = html[html.index("Beyond the threshold") : html.index("<h2>Equity</h2>")]
+    for title in ("Bet sizing", "Calibration by volatility regime", "How long does the edge last",
+                  "Expected win rate of the newest signals"):  # fmt: skip
+        assert title in section
+    for div in ("fig-sizing_0", "fig-segments_0", "fig-decay_0", "fig-open_book_0"):
+        assert f'id="{div}"' in section
+    assert section.count("out of sample") >= 1 and "walk-forward" in section

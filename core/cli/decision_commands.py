@@ -18,7 +18,7 @@ import argparse
 import pandas as pd
 
 from core.cli.common import add_common_options, emit, open_store, print_table
-from core.dashboard.decisions import (
+from core.decisions import (
     SEGMENTS,
     decay_view,
     open_book_view,

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from core.cli.common import add_common_options, emit, open_engine, open_store, print_table, stderr
-from core.dashboard.decisions import version_view
+from core.decisions import version_view
 from core.lifecycle.gates import EVALUATION_METRICS, Gate
 from core.store.registry import MODEL_STAGES
 from core.trade_windows import load_trades

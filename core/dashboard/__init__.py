@@ -47,7 +47,7 @@ from core.dashboard.calibration import (
     calibration_view,
     compare_calibrators,
 )
-from core.dashboard.decisions import (
+from core.decisions import (
     SEGMENTS,
     DecisionView,
     available_segments,

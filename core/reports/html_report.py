@@ -35,7 +35,14 @@ from markupsafe import Markup
 from core import __version__
 from core.analytics.calibration import json_safe
 from core.analytics.report import calibration_totals
-from core.errors import ConfigError
+from core.decisions import (
+    available_segments,
+    decay_view,
+    open_book_view,
+    segment_view,
+    sizing_view,
+)
+from core.errors import ConfigError, SignalLabError
 from core.figures import (
     calibrator_comparison,
     confidence_over_time,
@@ -217,7 +224,9 @@ def report_figures(analysis: RunAnalysis) -> dict[str, go.Figure]:
     ``calibrators`` (when a calibrator could be fitted), ``calibration_samples``
     (when the walk-forward evaluated a window), ``sweep_sharpe`` and
     ``sweep_win_rate`` and ``threshold_samples`` (when a threshold analysis
-    exists; the last needs its walk-forward), ``equity``.
+    exists; the last needs its walk-forward), ``equity``, then the decision charts
+    ``sizing_0``, ``sizing_1``, ``segments_0``, ``decay_0``, ``open_book_0`` (those the
+    run allows; see :mod:`core.decisions`).
     """
     a = analysis
     key = a.key
@@ -263,6 +272,9 @@ def report_figures(analysis: RunAnalysis) -> dict[str, go.Figure]:
                 else "Summed trade returns — every trade against the run's threshold"
             ),
         )
+    for key, _title, view in _decision_views(a):
+        if not isinstance(view, str):
+            figs.update({f"{key}_{j}": fig for j, fig in enumerate(view.figures)})
     return figs
 
 
@@ -414,6 +426,61 @@ def _threshold_view(a: RunAnalysis) -> dict[str, Any] | None:
     }
 
 
+@functools.lru_cache(maxsize=4)
+def _decision_views(a: RunAnalysis) -> tuple[tuple[str, str, Any], ...]:
+    """Beyond the peers for the report: (id, title, view or the reason there is none).
+
+    Bet sizing, calibration by regime, signal decay and the open book, each fitted
+    walk-forward on earlier trades (see :mod:`core.decisions`); computed once per
+    analysis (the figures and the page share them).
+    """
+    trades = a.trades
+    segments = available_segments(trades)
+    by = "volatility" if "volatility" in segments else next(iter(segments), None)
+    builders: list[tuple[str, str, Any]] = [
+        ("sizing", "Bet sizing from the calibrated probability", lambda: sizing_view(trades)),
+        (
+            "segments",
+            f"Calibration by {segments[by]}" if by else "Calibration by segment",
+            (lambda: segment_view(trades, by=by)) if by else None,
+        ),
+        ("decay", "How long does the edge last?", lambda: decay_view(a.run, trades)),
+        ("open_book", "Expected win rate of the newest signals", lambda: open_book_view(trades)),
+    ]
+    out: list[tuple[str, str, Any]] = []
+    for key, title, build in builders:
+        if build is None:
+            out.append((key, title, "this run records no attribute to segment by"))
+            continue
+        try:
+            out.append((key, title, build()))
+        except SignalLabError as exc:
+            out.append((key, title, str(exc).split("\n", 1)[0]))
+    return tuple(out)
+
+
+def _decisions(a: RunAnalysis, charts: dict[str, Markup]) -> tuple[dict[str, Any], ...]:
+    """The decision sections of the page: title, note, chart divs, table."""
+    sections = []
+    for key, title, view in _decision_views(a):
+        if isinstance(view, str):
+            sections.append({"title": title, "note": view, "charts": (), "table": None})
+            continue
+        result = view.result[0] if isinstance(view.result, tuple) else view.result
+        table = getattr(result, "table", None)
+        sections.append(
+            {
+                "title": title,
+                "note": view.note,
+                "charts": tuple(
+                    charts[f"{key}_{j}"] for j in range(len(view.figures)) if f"{key}_{j}" in charts
+                ),
+                "table": None if table is None else _table(table, index=True, scroll=True),
+            }
+        )
+    return tuple(sections)
+
+
 def render_html(analysis: RunAnalysis, *, title: str | None = None) -> str:
     """The report page of ``analysis`` as one self-contained HTML string.
 
@@ -452,6 +519,7 @@ def render_html(analysis: RunAnalysis, *, title: str | None = None) -> str:
         "calibrator_table": _table(a.calibrator_table()) if a.calibrators else None,
         "calibration_samples": _calibration_samples(a),
         "thresholds": _threshold_view(a),
+        "decisions": _decisions(a, charts),
         "equity_kind": a.equity_kind,
         "config_pairs": _pairs(
             [

@@ -1,6 +1,6 @@
 """Beyond the peers: bet sizing, calibration by segment, signal decay, open book, versions.
 
-Each function takes what a page (or the CLI) has — a run, its trades, the engine — and
+Each function takes what a page, the CLI or the report has — a run, its trades, the engine — and
 returns the analytics result with its figure. Everything fitted is fitted walk-forward on
 earlier trades (the analytics modules say how); nothing here computes a metric itself.
 """
