@@ -525,7 +525,7 @@ def walk_forward_threshold(
         )
     score = frame[key].to_numpy(dtype=np.float64)
     ret = frame["return_pct"].to_numpy(dtype=np.float64) - cost_bps / 100.0
-    bounds = _block_bounds(times, n_windows + 1)
+    bounds = time_blocks(times, n_windows + 1)
 
     rows: list[dict[str, Any]] = []
     is_parts: list[np.ndarray] = []
@@ -680,8 +680,12 @@ def _objective_of(book: dict[str, Any], objective: str) -> float:
     return float(book[objective])
 
 
-def _block_bounds(times: np.ndarray, n_blocks: int) -> np.ndarray:
-    """Start positions of ``n_blocks`` near-equal blocks plus ``n``; ties stay together."""
+def time_blocks(times: np.ndarray, n_blocks: int) -> np.ndarray:
+    """Start positions of ``n_blocks`` near-equal blocks of sorted ``times``, plus ``n``.
+
+    Trades with equal times stay in one block (the walk-forward windows of the threshold
+    choice and of bet sizing are cut by this one rule).
+    """
     n = times.size
     raw = np.round(np.arange(n_blocks + 1) * n / n_blocks).astype(np.int64)
     inner = np.searchsorted(times, times[raw[1:-1]], side="left")

@@ -72,7 +72,7 @@ from scipy.special import ndtr
 
 from core.analytics.calibrators import make_calibrator
 from core.analytics.compare import moving_block_indices
-from core.analytics.selection import select_threshold
+from core.analytics.selection import select_threshold, time_blocks
 from core.analytics.sweep import threshold_sweep
 from core.analytics.walkforward import outcome_times
 from core.errors import ConfigError, InsufficientDataError, TradesFrameError, ValidationError
@@ -358,20 +358,6 @@ class SizingResult:
 # --------------------------------------------------------------------------- walk-forward
 
 
-def _block_bounds(times: np.ndarray, n_blocks: int) -> np.ndarray:
-    """Starts of ``n_blocks`` near-equal blocks plus ``n``; equal times stay together."""
-    n = times.size
-    raw = np.round(np.arange(n_blocks + 1) * n / n_blocks).astype(np.int64)
-    inner = np.searchsorted(times, times[raw[1:-1]], side="left")
-    bounds = np.concatenate([[0], inner, [n]])
-    if (np.diff(bounds) <= 0).any():
-        raise InsufficientDataError(
-            f"cannot cut {n} trades into {n_blocks} time blocks: too many trades share an "
-            "entry time; use fewer windows"
-        )
-    return bounds
-
-
 def _book_stats(pnl: np.ndarray, size: np.ndarray) -> dict[str, np.ndarray]:
     """Metrics of books along the last axis: pnl, size shape (..., n)."""
     eq = np.cumprod(1.0 + pnl / 100.0, axis=-1)
@@ -517,7 +503,7 @@ def walk_forward_sizing(
     score = frame[key].to_numpy(dtype=np.float64)
     win = frame["win"].to_numpy().astype(np.float64)
     ret = frame["return_pct"].to_numpy(dtype=np.float64) - cost_bps / 100.0
-    bounds = _block_bounds(times, n_windows + 1)
+    bounds = time_blocks(times, n_windows + 1)
 
     methods = ["fixed", "threshold", "kelly", "ldp"] + (["step"] if steps is not None else [])
     parts: list[dict[str, np.ndarray]] = []
