@@ -278,7 +278,12 @@ def sidebar() -> None:
         st.caption("No store in this folder yet.")
         return
     try:
-        runs = [r for r in store().list_runs() if r.status == "completed"]
+        # finished runs, and failed ones that kept events (labelled "incomplete run")
+        runs = [
+            r
+            for r in store().list_runs()
+            if r.status == "completed" or (r.status == "failed" and r.n_outcomes > 0)
+        ]
     except SignalLabError as exc:
         st.error(dash.md_text(dash.describe_errors(exc)), icon=":material/error:")
         st.stop()

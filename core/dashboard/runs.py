@@ -54,7 +54,9 @@ def run_label(info: RunInfo) -> str:
     parts = [info.signal, info.kind, info.name or info.id, when]
     if info.synthetic:
         parts.append("synthetic")
-    if info.status != "completed":
+    if info.status == "failed":
+        parts.append("incomplete run")  # analyses are allowed, and labelled
+    elif info.status != "completed":
         parts.append(info.status)
     return " · ".join(parts)
 
