@@ -22,7 +22,9 @@ def test_drift_thresholds_get_one_field_each_with_its_default_and_docstring_help
     by_name = {s.name: s for s in specs}
     assert by_name["psi_warning"].label == "PSI warning"
     assert by_name["ks_p_critical"].label == "KS p-value critical"
-    assert by_name["ks_p_critical"].max_value == 1.0 and by_name["ks_p_critical"].format == "%.4f"
+    critical = by_name["ks_p_critical"]
+    assert critical.max_value == 1.0
+    assert float(critical.format % defaults.ks_p_critical) == defaults.ks_p_critical  # 5e-6 shows
     assert by_name["psi_critical"].max_value is None
     assert by_name["psi_warning"].help.startswith("PSI levels")
     detector = by_name["detector_critical"]
