@@ -185,7 +185,7 @@ def test_calibrators_are_fitted_walk_forward_and_one_is_registered(monkeypatch, 
     at.button(key="cal_fit_submit").click().run()
     assert not at.error, [e.value for e in at.error]
     assert any("out of sample" in t.lower() for t in _chart_titles(at))
-    table = at.dataframe[-1].value
+    table = next(d.value for d in at.dataframe if "sample" in d.value.columns)
     assert set(table["sample"]) == {"raw", "in_sample", "out_of_sample"}
     at.text_input(key="cal_register_name").set_value("pages-calibrator")
     at.button(key="cal_register_submit").click().run()
