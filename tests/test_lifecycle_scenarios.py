@@ -185,6 +185,8 @@ def test_scenario_model_lifecycle(sample):
     rolling = engine.drift.monitor(run_id, model_name=MODEL, window=250)
     assert len(rolling) == -(-len(trades) // 250) and "severity" in rolling.columns
     assert rolling["n_trades"].sum() == len(trades)  # every trade, the newest included
+    assert rolling["window_end"].iloc[-1] == trades["entry_time"].max()  # ends at the last trade
+    assert bool(rolling["partial"].iloc[-1]) == (len(trades) % 250 != 0)
 
     # Every lifecycle step left its event.
     counts = engine.get_stats().persisted_by_type
