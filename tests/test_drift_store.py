@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.analytics.drift import METRICS, DriftBaseline, DriftThresholds
 from core.cli import main
 from core.errors import ConfigError, DriftError, ModelNotFoundError
 from core.events import EventType
 from core.lifecycle.drift import DriftMonitor
-from core.analytics.drift import METRICS, DriftBaseline, DriftThresholds
 from tests.test_registry import record_run
 
 ALERT_KINDS = ("psi", "ks", "win_rate", "brier", "ece", "mean_return", "sharpe",

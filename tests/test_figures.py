@@ -11,6 +11,7 @@ import pytest
 
 from core.analytics.calibration import reliability_curve
 from core.analytics.confidence import fixed_bin_table, quantile_table
+from core.analytics.drift import DriftThresholds, baseline_from_trades, rolling_drift
 from core.analytics.report import analyze_thresholds, calibration_totals, calibrator_curves
 from core.analytics.sweep import threshold_sweep
 from core.errors import ConfigError
@@ -25,7 +26,6 @@ from core.figures import (
     sample_comparison_chart,
     sweep_chart,
 )
-from core.analytics.drift import DriftThresholds, baseline_from_trades, rolling_drift
 
 
 def seeded_trades(n: int = 1_500, *, seed: int = 7) -> pd.DataFrame:

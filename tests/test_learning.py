@@ -54,7 +54,10 @@ def test_context_manager_flushes(data_dir):
 
 def test_crash_inside_a_run_marks_it_failed_and_keeps_events(data_dir):
     with LearningEngine(LearningEngineConfig(data_dir=data_dir, max_events_memory=1000)) as engine:
-        with pytest.raises(ZeroDivisionError), engine.run(signal="test-signal", kind="backtest") as run_id:
+        with (
+            pytest.raises(ZeroDivisionError),
+            engine.run(signal="test-signal", kind="backtest") as run_id,
+        ):
             engine.record_events(_signal(i, run_id) for i in range(12))
             1 / 0  # noqa: B018 - the crash under test
         info = engine.store.get_run(run_id)

@@ -20,7 +20,9 @@ from tests.conftest import make_signals
 
 def _record_run(store: Store, n: int = 50, *, seed: int = 0, finish: bool = True) -> str:
     signals, outcomes = make_signals(n, seed=seed)
-    run_id = store.create_run(signal="test-signal", kind="backtest", name="t", seed=seed, config={"n": n})
+    run_id = store.create_run(
+        signal="test-signal", kind="backtest", name="t", seed=seed, config={"n": n}
+    )
     store.insert_event_rows([*signal_rows(run_id, signals), *outcome_rows(run_id, outcomes)])
     if finish:
         store.finish_run(run_id, status="completed")
