@@ -1,7 +1,8 @@
 """Import a researcher's own signal log (CSV or Parquet) as a run of events.
 
 The file needs, per row, a timestamp, a symbol, a confidence in [0, 1] and
-either ``return_pct`` or an entry and an exit price. Optional: ``side``
+either ``return_pct`` or an entry and an exit price; a row whose return and exit
+price are both empty is an open signal (recorded without an outcome). Optional: ``side``
 (long/short, buy/sell, 1/-1; long by default), ``holding_days``, ``exit_time``,
 ``signal_id``. Any other numeric column is kept as a feature (at most
 :data:`MAX_FEATURES`). Column names are matched case-insensitively, with common
@@ -9,8 +10,10 @@ aliases (``date``, ``ticker``, ``return``, ``entry_price`` ...).
 
 Every bad row is reported with its row number as a spreadsheet shows it (the
 header is row 1) and the reason. A file with bad rows imports nothing unless
-``skip_bad_rows=True``. The import is one transaction: the run and all its
-events are committed together, or nothing is (a crash, SIGTERM or Ctrl-C included).
+``skip_bad_rows=True``. The file is read, validated and written in chunks of
+:data:`CHUNK_ROWS` rows (memory does not grow with the file), but the import is one
+transaction: the run and all its events are committed together, or nothing is (a
+crash, SIGTERM or Ctrl-C included).
 
 Edges, each a clear error rather than a guess: timestamps outside what nanosecond
 times hold (1677-09-22 .. 2262-04-10) are bad rows; numbers as timestamps are refused
@@ -26,25 +29,27 @@ the columns (:data:`MAX_COLUMNS`), the header line and each field
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 import re
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from core.columns import COLUMNS, Column
 from core.errors import ImportFileError, RowError
-from core.events import outcome_rows, signal_rows
 from core.store import Store
 from core.store.db import trades_table
 
 __all__ = [
     "ALIASES",
+    "CHUNK_ROWS",
     "MAX_ABS_RETURN_PCT",
     "MAX_COLUMNS",
     "MAX_FEATURES",
@@ -88,7 +93,7 @@ class ImportResult:
     n_rows : int
         Data rows in the file.
     n_imported : int
-        Signals imported (each with its outcome).
+        Signals imported: closed trades (each with its outcome) and open signals.
     n_skipped : int
         Bad rows skipped (only with ``skip_bad_rows``).
     row_errors : tuple of RowError
@@ -98,7 +103,11 @@ class ImportResult:
     ignored_columns : tuple of str
         Non-numeric extra columns that were not kept.
     preview : DataFrame
-        The normalised rows that were (or would be) imported.
+        The first normalised rows (at most :data:`PREVIEW_ROWS`) that were (or would
+        be) imported; ``exit_time`` and ``return_pct`` are empty for open signals.
+    n_open : int
+        Open signals among ``n_imported``: rows without a return (nor an exit price),
+        recorded as signals without an outcome.
     """
 
     run_id: str | None
@@ -109,6 +118,7 @@ class ImportResult:
     features: tuple[str, ...]
     ignored_columns: tuple[str, ...]
     preview: pd.DataFrame = field(repr=False, compare=False)
+    n_open: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -116,6 +126,7 @@ class ImportResult:
             "n_rows": self.n_rows,
             "n_imported": self.n_imported,
             "n_skipped": self.n_skipped,
+            "n_open": self.n_open,
             "row_errors": [{"row": e.row, "reason": e.reason} for e in self.row_errors],
             "features": list(self.features),
             "ignored_columns": list(self.ignored_columns),
@@ -295,43 +306,305 @@ def _check_names(path: Path, names: list[str]) -> None:
         seen[key] = i
 
 
-def read_signal_log(path: str | Path, *, encoding: str = "utf-8") -> pd.DataFrame:
-    """Read a CSV or Parquet signal log as raw values (no validation of the rows yet).
+#: Rows read, validated and written at a time: memory stays bounded whatever the file's size.
+CHUNK_ROWS = 100_000
+#: Rows of the normalised preview an import (or a dry run) returns.
+PREVIEW_ROWS = 1_000
+#: An import writes its run's trades snapshot in its own transaction up to this many
+#: trades; a bigger run gets its snapshot when it is first read (memory stays bounded).
+SNAPSHOT_MAX_TRADES = 2_000_000
 
-    A CSV file is read as text (every cell a string; only an empty cell is missing),
-    with its delimiter detected; a Parquet file keeps its column types. Rows that are
-    entirely empty are dropped, keeping the others' row numbers (index + 2 is the row
-    a spreadsheet shows).
 
-    Parameters
-    ----------
-    path : str or Path
-    encoding : str, default "utf-8"
-        Text encoding of a CSV file (a UTF-8 byte-order mark is skipped).
+@dataclass
+class _Part:
+    """One validated chunk: its good rows, as the store takes them, and its bad rows.
 
-    Raises
-    ------
-    ImportFileError
-        Missing, a folder, not a regular or readable file, binary or compressed, not
-        decodable, too many columns, duplicate columns, an unreadable Parquet file,
-        an unsupported suffix; the message names the file and the fix, never its content.
+    ``signals`` holds every good row (open signals included) sorted by time and id;
+    ``outcomes`` the closed ones (a return known), in the same order.
     """
-    path = Path(path)
+
+    signals: pd.DataFrame
+    outcomes: pd.DataFrame
+    preview: pd.DataFrame
+    errors: list[RowError]
+    n_rows: int
+    n_bad: int
+
+
+class _Validator:
+    """Validates a signal log chunk by chunk, with whole-column masks.
+
+    State carried across chunks: the feature columns (chosen from the first chunk),
+    the signal ids seen (as sorted 64-bit hashes, 8 bytes a row) and the running row
+    count that numbers rows without an id.
+    """
+
+    def __init__(self, cols: dict[str, str], *, time_unit: str | None, source: str) -> None:
+        self.cols = cols
+        self.time_unit = time_unit
+        self.source = source
+        self.features: tuple[str, ...] = ()
+        self.ignored: tuple[str, ...] = ()
+        self._seen = np.empty(0, dtype=np.uint64)
+        self._counter = 0
+
+    def choose_features(self, raw: pd.DataFrame) -> None:
+        """Keep as features the extra columns whose non-empty cells in ``raw`` (the first
+        chunk) are all numbers; later chunks must hold numbers (or nothing) there too.
+
+        Raises
+        ------
+        ImportFileError
+            More than :data:`MAX_FEATURES` of them, or a name with quotes or control
+            characters.
+        """
+        known = set(self.cols.values())
+        features: list[str] = []
+        ignored: list[str] = []
+        for column in raw.columns:
+            if column in known:
+                continue
+            blank = _blank(raw[column])
+            values = _numeric(raw[column])
+            if (~blank).any() and not np.isnan(values[~blank]).any():
+                features.append(str(column))
+            else:
+                ignored.append(str(column))
+        if len(features) > MAX_FEATURES:
+            raise ImportFileError(
+                f"{self.source}: {len(features):,} numeric extra columns (features); a run keeps "
+                f"at most {MAX_FEATURES} - drop the columns you do not need, nothing was imported"
+            )
+        odd = [f for f in features if any(ch in f for ch in "\"'\\") or not f.isprintable()]
+        if odd:
+            raise ImportFileError(
+                f"{self.source}: feature column name {_clip(odd[0])!r} holds a quote, backslash "
+                "or control character; rename it (letters, digits, spaces, _ and -)"
+            )
+        self.features, self.ignored = tuple(features), tuple(ignored)
+
+    def validate(self, raw: pd.DataFrame) -> _Part:
+        """Check every row of the chunk ``raw`` (entirely empty rows already dropped)."""
+        cols, time_unit = self.cols, self.time_unit
+        n = len(raw)
+        rows = raw.index.to_numpy() + 2  # spreadsheet row numbers (the header is row 1)
+        problems: dict[int, list[str]] = {}
+
+        def flag(mask: np.ndarray, reason: str | Callable[[int], str]) -> None:
+            for i in np.flatnonzero(mask):
+                problems.setdefault(int(i), []).append(reason(i) if callable(reason) else reason)
+
+        def check(
+            column: Column, name: str, values: np.ndarray, *, present: np.ndarray | None = None
+        ) -> None:
+            """Flag the rows of file column ``name`` that break ``column``'s rules."""
+            for code, _rule, bad in column.violations(values, required=True):
+                if code == "missing" and present is not None:
+                    bad = bad & present
+                flag(bad, lambda i, code=code: f"{name} {_show(raw[name].iloc[i])} "
+                     f"{_problem(column, code)}" + (f"; {column.fix}" if column.fix else ""))  # fmt: skip
+
+        for column in raw.columns:
+            if raw[column].dtype == object or pd.api.types.is_string_dtype(raw[column].dtype):
+                lengths = raw[column].astype("string").str.len().fillna(0).to_numpy()
+                flag(lengths > MAX_FIELD_CHARS, lambda i, c=column, ln=lengths: (
+                    f"{_clip(str(c))} is {int(ln[i]):,} characters long, over the limit of "
+                    f"{MAX_FIELD_CHARS:,}; a signal log's fields are short"))  # fmt: skip
+
+        ts = _parse_times(raw[cols["timestamp"]], cols["timestamp"], time_unit, flag)
+        flag(
+            _blank(raw[cols["timestamp"]]), f"{cols['timestamp']} is empty; every row needs a time"
+        )
+        symbol = _text(raw[cols["symbol"]])
+        flag((symbol == "").to_numpy(dtype=bool), f"{cols['symbol']} is empty; every row needs a "
+             "symbol (NA, NULL and N/A are read as tickers, only an empty cell is missing)")  # fmt: skip
+        conf = _numeric(raw[cols["confidence"]])
+        check(COLUMNS["confidence"], cols["confidence"], conf)
+
+        if "side" in cols:
+            side_text = _text(raw[cols["side"]]).str.lower()
+            side = side_text.map(_SIDES).to_numpy(dtype=np.float64, na_value=np.nan)
+            flag(np.isnan(side), lambda i: f"{cols['side']} {_show(raw[cols['side']].iloc[i])} "
+                 "is not a side; use long/short, buy/sell or 1/-1")  # fmt: skip
+        else:
+            side = np.ones(n)
+
+        # An open signal: no return and no exit price yet. It imports as a signal only.
+        prices = "entry_price" in cols and "exit_price" in cols
+        open_ = np.ones(n, dtype=bool)
+        ret = np.full(n, np.nan)
+        ret_name = "the return from the prices"
+        if "return_pct" in cols:
+            ret = _numeric(raw[cols["return_pct"]])
+            given = ~_blank(raw[cols["return_pct"]])
+            check(COLUMNS["return_pct"], cols["return_pct"], ret, present=given)
+            ret_name = cols["return_pct"]
+            open_ &= ~given
+        if prices:
+            exit_given = ~_blank(raw[cols["exit_price"]])
+            from_prices = exit_given & open_  # a return column, when given, wins
+            open_ &= ~exit_given
+            if from_prices.any():
+                entry = _numeric(raw[cols["entry_price"]])
+                exit_ = _numeric(raw[cols["exit_price"]])
+                bad_price = from_prices & ~(
+                    np.isfinite(entry) & np.isfinite(exit_) & (entry > 0) & (exit_ > 0)
+                )
+                flag(bad_price, lambda i: f"prices must be positive numbers; got entry "
+                     f"{_show(raw[cols['entry_price']].iloc[i])}, exit {_show(raw[cols['exit_price']].iloc[i])}")  # fmt: skip
+                with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+                    priced = side * (exit_ / entry - 1.0) * 100.0
+                ret = np.where(from_prices & ~bad_price, priced, ret)
+                if "return_pct" not in cols:
+                    ret_name = "the return from the prices"
+        with np.errstate(invalid="ignore"):
+            too_big = np.isfinite(ret) & (np.abs(ret) > MAX_ABS_RETURN_PCT)
+        flag(too_big, lambda i: f"{ret_name} {ret[i]:.6g} is beyond ±{MAX_ABS_RETURN_PCT:,.0f} %; "
+             "return_pct is in percent (1.5 = +1.5 %) - check its units")  # fmt: skip
+
+        holding = np.full(n, np.nan)
+        if "holding_days" in cols:
+            holding = _numeric(raw[cols["holding_days"]])
+            present = ~_blank(raw[cols["holding_days"]])
+            check(COLUMNS["holding_days"], cols["holding_days"], holding, present=present)
+            with np.errstate(invalid="ignore"):
+                long_hold = np.isfinite(holding) & (holding > MAX_HOLDING_DAYS)
+            flag(long_hold, lambda i: f"{cols['holding_days']} {_show(raw[cols['holding_days']].iloc[i])} "
+                 f"is over {MAX_HOLDING_DAYS:,.0f} business days; check its units (days)")  # fmt: skip
+            holding = np.where(long_hold | ~np.isfinite(holding) | (holding <= 0), np.nan, holding)
+
+        if "exit_time" in cols:
+            exit_ts = _parse_times(raw[cols["exit_time"]], cols["exit_time"], time_unit, flag)
+            flag((exit_ts < ts).fillna(False).to_numpy(dtype=bool),
+                 f"{cols['exit_time']} is before the timestamp; the exit comes after the entry")  # fmt: skip
+        else:
+            exit_ts = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
+
+        by_holding, late = _add_business_days(ts, holding)
+        flag(late & ~open_, f"the timestamp + {cols.get('holding_days', 'holding_days')} business "
+             f"days falls after 2262-04-10, outside {_RANGE}")  # fmt: skip
+
+        if "signal_id" in cols:
+            ids = _text(raw[cols["signal_id"]])
+            empty = (ids == "").to_numpy(dtype=bool)
+            flag(self._repeated(ids, empty), lambda i: f"{cols['signal_id']} {_show(ids.iloc[i])} "
+                 "repeats an earlier row; ids must be unique")  # fmt: skip
+            flag(empty, f"{cols['signal_id']} is empty; give every row an id, or drop the column "
+                 "to number the rows")  # fmt: skip
+        else:
+            start = self._counter
+            ids = pd.Series([f"{i:08d}" for i in range(start, start + n)], index=raw.index,
+                            dtype="string")  # fmt: skip
+        self._counter += n
+
+        feature_values = {f: _numeric(raw[f]) for f in self.features}
+        for f in self.features:
+            flag(np.isinf(feature_values[f]), f"feature {f} is infinite; use a finite number or "
+                 "leave the cell empty")  # fmt: skip
+            words = np.isnan(feature_values[f]) & ~_blank(raw[f])
+            flag(words, lambda i, f=f: f"feature {f} {_show(raw[f].iloc[i])} is not a number "
+                 "(earlier rows made it a numeric feature); use a number or leave the cell empty")  # fmt: skip
+
+        bad = np.zeros(n, dtype=bool)
+        bad[list(problems)] = True
+        errors = [RowError(int(rows[i]), "; ".join(problems[i])) for i in sorted(problems)]
+        good = ~bad
+        outcome_ts = exit_ts.where(exit_ts.notna(), by_holding.set_axis(raw.index))
+        signals = pd.DataFrame(
+            {
+                "signal_id": ids[good].astype(str).to_numpy(),
+                "ts": ts[good].to_numpy(dtype="datetime64[ns]"),
+                "symbol": symbol[good].astype(str).to_numpy(),
+                "side": side[good].astype(np.int64),
+                "confidence": conf[good],
+                "holding_days": holding[good],
+            }
+        )
+        for f in self.features:
+            signals[f] = feature_values[f][good]
+        order = np.lexsort((signals["signal_id"].to_numpy(), signals["ts"].to_numpy()))
+        signals = signals.iloc[order].reset_index(drop=True)
+        closed = ~open_[good][order]
+        exit_sorted = outcome_ts[good].to_numpy(dtype="datetime64[ns]")[order]
+        ret_sorted = ret[good][order]
+        outcomes = pd.DataFrame(
+            {
+                "signal_id": signals["signal_id"].to_numpy()[closed],
+                "ts": exit_sorted[closed],
+                "symbol": signals["symbol"].to_numpy()[closed],
+                "return_pct": ret_sorted[closed],
+                "confidence_used": signals["confidence"].to_numpy()[closed],
+            }
+        )
+        signals["ts"] = signals["ts"].dt.tz_localize("UTC")
+        outcomes["ts"] = outcomes["ts"].dt.tz_localize("UTC")
+        preview = signals.iloc[:PREVIEW_ROWS].assign(
+            exit_time=pd.Series(exit_sorted[:PREVIEW_ROWS])
+            .where(closed[:PREVIEW_ROWS])
+            .dt.tz_localize("UTC"),
+            return_pct=np.where(closed, ret_sorted, np.nan)[:PREVIEW_ROWS],
+        )
+        return _Part(signals, outcomes, preview, errors, n, int(bad.sum()))
+
+    def _repeated(self, ids: pd.Series, empty: np.ndarray) -> np.ndarray:
+        """Rows whose id repeats an earlier row's (in this chunk or an earlier one).
+
+        Ids seen are kept as sorted 64-bit hashes (8 bytes a row); two different ids
+        share a hash with a probability near n² / 2⁶⁵ (about 3e-6 for 10 million rows).
+        """
+        hashes = pd.util.hash_array(ids.to_numpy(dtype=object))
+        repeated = ids.duplicated(keep="first").to_numpy(dtype=bool) & ~empty
+        if self._seen.size:
+            pos = np.minimum(np.searchsorted(self._seen, hashes), self._seen.size - 1)
+            repeated |= (self._seen[pos] == hashes) & ~empty
+        new = np.unique(hashes[~empty])
+        merged = np.concatenate([self._seen, new])
+        merged.sort(kind="stable")  # two sorted runs: a linear merge
+        self._seen = merged
+        return repeated
+
+
+@dataclass
+class _Log:
+    """An open signal log: its column names, its row count when known, and its chunks.
+
+    ``chunks`` yields raw frames of at most ``chunk_rows`` rows whose index is the row's
+    position among the file's data rows (index + 2 is the row a spreadsheet shows);
+    entirely empty rows are still there (:func:`_drop_blank_rows`).
+    """
+
+    path: Path
+    columns: list[str]
+    total: int | None
+    chunks: Iterator[pd.DataFrame]
+
+
+def _open_log(path: Path, *, encoding: str, chunk_rows: int) -> _Log:
+    """Check ``path`` and open it for chunked reading (nothing but the header read yet)."""
     _check_path(path)
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
-        return _read_parquet(path)
+        return _open_parquet(path, chunk_rows)
     if suffix not in (".csv", ".txt", ".tsv"):
         raise _fail(
             path, f"unsupported file type {suffix or '(no suffix)'!r}; use .csv or .parquet"
         )
     names, delimiter, codec = _header(path, encoding)
     _check_names(path, names)
+    return _Log(path, names, None, _csv_chunks(path, delimiter, codec, encoding, chunk_rows))
+
+
+def _csv_chunks(
+    path: Path, delimiter: str, codec: str, encoding: str, chunk_rows: int
+) -> Iterator[pd.DataFrame]:
+    """Raw text chunks of a CSV file (every cell a string; only an empty cell is missing)."""
     try:
-        raw = pd.read_csv(
+        reader = pd.read_csv(
             path, sep=delimiter, dtype=str, keep_default_na=False, na_filter=False,
-            encoding=codec, skip_blank_lines=False, engine="c",
+            encoding=codec, skip_blank_lines=False, engine="c", chunksize=chunk_rows,
         )  # fmt: skip
+        with reader:
+            yield from reader
     except UnicodeDecodeError as exc:
         raise _not_text(path, exc, encoding) from None
     except pd.errors.EmptyDataError:
@@ -349,41 +622,85 @@ def read_signal_log(path: str | Path, *, encoding: str = "utf-8") -> pd.DataFram
         raise _fail(
             path, f"cannot be read as CSV ({type(exc).__name__}); is it a CSV file?"
         ) from None
-    if raw.empty:
-        raise _fail(path, "has a header but no rows; add one row per signal")
+
+
+def _drop_blank_rows(raw: pd.DataFrame) -> pd.DataFrame:
     blank = np.ones(len(raw), dtype=bool)
     for column in raw.columns:
         blank &= _blank(raw[column])
-    raw = raw.loc[~blank]
-    if raw.empty:
-        raise _fail(path, "has a header but no rows (only empty lines); add one row per signal")
-    return raw
+    return raw.loc[~blank] if blank.any() else raw
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
+def _parquet_failure(path: Path) -> ImportFileError:
+    return _fail(
+        path, "is not a readable Parquet file; write it with pandas.DataFrame.to_parquet, "
+        "or save the log as CSV",
+    )  # fmt: skip
+
+
+def _open_parquet(path: Path, chunk_rows: int) -> _Log:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        schema = pq.read_schema(path)
-        if len(schema.names) > MAX_COLUMNS:
-            raise _fail(
-                path, f"has {len(schema.names):,} columns; a signal log may have at most "
-                f"{MAX_COLUMNS} - drop the columns you do not need",
-            )  # fmt: skip
-        _check_names(path, [str(n) for n in schema.names])
-        raw = pq.read_table(path).to_pandas()
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        if isinstance(exc, ImportFileError):
-            raise
+        handle = pq.ParquetFile(path)
+        schema = handle.schema_arrow
+        total = handle.metadata.num_rows
+    except (pa.ArrowException, OSError, ValueError):
+        raise _parquet_failure(path) from None
+    names = [str(n) for n in schema.names]
+    if len(names) > MAX_COLUMNS:
         raise _fail(
-            path, f"is not a readable Parquet file ({type(exc).__name__}); write it with "
-            "pandas.DataFrame.to_parquet, or save the log as CSV",
-        ) from None  # fmt: skip
+            path, f"has {len(names):,} columns; a signal log may have at most "
+            f"{MAX_COLUMNS} - drop the columns you do not need",
+        )  # fmt: skip
+    _check_names(path, names)
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        done = 0
+        try:
+            with handle:
+                for batch in handle.iter_batches(batch_size=chunk_rows):
+                    raw = batch.to_pandas()
+                    raw.columns = names
+                    raw.index = pd.RangeIndex(done, done + len(raw))
+                    done += len(raw)
+                    yield raw
+        except (pa.ArrowException, OSError, ValueError):
+            raise _parquet_failure(path) from None
+
+    return _Log(path, names, total, chunks())
+
+
+def read_signal_log(path: str | Path, *, encoding: str = "utf-8") -> pd.DataFrame:
+    """Read a CSV or Parquet signal log as raw values (no validation of the rows yet).
+
+    A CSV file is read as text (every cell a string; only an empty cell is missing),
+    with its delimiter detected; a Parquet file keeps its column types. Rows that are
+    entirely empty are dropped, keeping the others' row numbers (index + 2 is the row
+    a spreadsheet shows). The whole file is read into memory: an import streams it in
+    chunks instead (:func:`import_signal_log`).
+
+    Parameters
+    ----------
+    path : str or Path
+    encoding : str, default "utf-8"
+        Text encoding of a CSV file (a UTF-8 byte-order mark is skipped).
+
+    Raises
+    ------
+    ImportFileError
+        Missing, a folder, not a regular or readable file, binary or compressed, not
+        decodable, too many columns, duplicate columns, an unreadable Parquet file,
+        an unsupported suffix, no rows; the message names the file and the fix, never
+        its content.
+    """
+    log = _open_log(Path(path), encoding=encoding, chunk_rows=CHUNK_ROWS)
+    parts = [_drop_blank_rows(raw) for raw in log.chunks]
+    raw = pd.concat(parts) if parts else pd.DataFrame(columns=log.columns)
     if raw.empty:
-        raise _fail(path, "has columns but no rows; add one row per signal")
-    raw.columns = [str(c) for c in raw.columns]
-    return raw.reset_index(drop=True)
+        raise _fail(log.path, "has a header but no rows; add one row per signal")
+    return raw
 
 
 def _blank(series: pd.Series) -> np.ndarray:
@@ -400,14 +717,14 @@ def _text(series: pd.Series) -> pd.Series:
     return series.astype("string").fillna("").str.strip()
 
 
-def _map_columns(raw: pd.DataFrame, source: str) -> dict[str, str]:
-    """Canonical name -> column in ``raw``; raises when a required one is missing.
+def _map_columns(columns: list[str], source: str) -> dict[str, str]:
+    """Canonical name -> column among ``columns``; raises when a required one is missing.
 
     A header that names none of a signal log's columns is refused without listing
     its content (it may be any file: a link to /etc/passwd, say).
     """
     by_norm: dict[str, str] = {}
-    for column in raw.columns:
+    for column in columns:
         by_norm.setdefault(_norm(column), column)
     found: dict[str, str] = {}
     for canonical, aliases in ALIASES.items():
@@ -425,8 +742,8 @@ def _map_columns(raw: pd.DataFrame, source: str) -> dict[str, str]:
         )
     if missing or not has_return:
         need = missing + ([] if has_return else ["return_pct (or entry_price and exit_price)"])
-        shown = ", ".join(_clip(str(c)) for c in list(raw.columns)[:30])
-        more = f" and {len(raw.columns) - 30} more" if len(raw.columns) > 30 else ""
+        shown = ", ".join(_clip(str(c)) for c in list(columns)[:30])
+        more = f" and {len(columns) - 30} more" if len(columns) > 30 else ""
         raise ImportFileError(
             f"{source}: missing required column(s): {', '.join(need)}. "
             f"Columns found: {shown}{more}. Rename them (aliases accepted: "
@@ -564,10 +881,12 @@ def import_signal_log(
     signal: str | None = None,
     dry_run: bool = False,
     on_progress: Callable[[str], None] | None = None,
+    on_rows: Callable[[int, int | None], None] | None = None,
     time_unit: str | None = None,
     encoding: str = "utf-8",
+    chunk_rows: int = CHUNK_ROWS,
 ) -> ImportResult:
-    """Validate a signal log and record it as one run of events.
+    """Validate a signal log and record it as one run of events, streaming it in chunks.
 
     Parameters
     ----------
@@ -584,16 +903,21 @@ def import_signal_log(
         and drift checks are kept per signal. Default: the file's name without its
         suffix (``signals_2024.csv`` -> ``signals_2024``).
     dry_run : bool, default False
-        Validate and return the preview and row errors; write nothing.
+        Validate and return the preview, the counts and the row errors; write nothing.
     on_progress : callable, optional
         Receives short status lines, each starting with its stage: ``reading``,
-        ``validating``, ``writing``, ``imported``.
+        ``validating`` (a dry run, once a chunk), ``writing`` (once a chunk), ``imported``.
+    on_rows : callable, optional
+        ``on_rows(done_rows, total_rows)`` after each chunk: rows read so far, and the
+        file's row count when known beforehand (Parquet) or None (CSV), for a progress bar.
     time_unit : {"s", "ms", "us", "ns"}, optional
         Read numeric timestamps (and exit times) as time since 1970-01-01 UTC in this
         unit. Without it a number in a time column is a bad row (1577836800 is not
         silently read as nanoseconds in 1970).
     encoding : str, default "utf-8"
         Text encoding of a CSV file.
+    chunk_rows : int, default CHUNK_ROWS
+        Rows read, validated and written at a time; memory grows with it, not with the file.
 
     Returns
     -------
@@ -604,16 +928,24 @@ def import_signal_log(
     ImportFileError
         The file cannot be read, lacks a required column, has bad rows (and
         ``skip_bad_rows`` is False), or has no good row at all. Its
-        ``row_errors`` lists every bad row.
+        ``row_errors`` lists every bad row. Nothing is written then.
 
     Notes
     -----
     ``return_pct`` is taken as the trade's return in percent, net of costs, and
     must be within ±:data:`MAX_ABS_RETURN_PCT`. From prices it is
-    ``side * (exit / entry - 1) * 100``. The outcome's time is ``exit_time`` when
-    given, else entry time + ``holding_days`` business days, else the entry time
-    itself (then the walk-forward purge cannot know when the outcome was realised:
-    give one of the two if you can).
+    ``side * (exit / entry - 1) * 100``. A row with neither (an empty ``return_pct``
+    and no exit price) is an *open signal*: it is recorded as a signal without an
+    outcome (:meth:`Store.open_signals`), counted in ``n_open``, and left out of the
+    trades frame. The outcome's time is ``exit_time`` when given, else entry time +
+    ``holding_days`` business days, else the entry time itself (then the walk-forward
+    purge cannot know when the outcome was realised: give one of the two if you can).
+
+    The whole import is one transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``): chunks are
+    written as they are validated, and any error (a bad row without
+    ``skip_bad_rows``, a crash, SIGTERM, Ctrl-C) rolls every chunk back. After the first
+    bad row nothing more is written, but the rest of the file is still checked so the
+    error lists every bad row.
     """
     path = Path(path)
     if time_unit is not None and time_unit not in TIME_UNITS:
@@ -621,201 +953,146 @@ def import_signal_log(
             f"time_unit must be one of {', '.join(TIME_UNITS)} (seconds, milliseconds, "
             f"microseconds, nanoseconds since 1970), got {time_unit!r}"
         )
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
+        raise ImportFileError(f"chunk_rows must be a whole number >= 1, got {chunk_rows!r}")
     say = on_progress or (lambda _msg: None)
     say(f"reading {path.name}")
-    raw = read_signal_log(path, encoding=encoding)
+    log = _open_log(path, encoding=encoding, chunk_rows=chunk_rows)
     source = path.name
-    cols = _map_columns(raw, source)
-    n = len(raw)
-    say(f"validating {n:,} rows")
-    rows = raw.index.to_numpy() + 2  # spreadsheet row numbers (the header is row 1)
-    problems: dict[int, list[str]] = {}
-
-    def flag(mask: np.ndarray, reason: str | Callable[[int], str]) -> None:
-        for i in np.flatnonzero(mask):
-            problems.setdefault(int(i), []).append(reason(i) if callable(reason) else reason)
-
-    def check(
-        column: Column, name: str, values: np.ndarray, *, present: np.ndarray | None = None
-    ) -> None:
-        """Flag the rows of file column ``name`` that break ``column``'s rules."""
-        for code, _rule, bad in column.violations(values, required=True):
-            if code == "missing" and present is not None:
-                bad = bad & present
-            flag(bad, lambda i, code=code: f"{name} {_show(raw[name].iloc[i])} "
-                 f"{_problem(column, code)}" + (f"; {column.fix}" if column.fix else ""))  # fmt: skip
-
-    for column in raw.columns:
-        if raw[column].dtype == object or pd.api.types.is_string_dtype(raw[column].dtype):
-            lengths = raw[column].astype("string").str.len().fillna(0).to_numpy()
-            flag(lengths > MAX_FIELD_CHARS, lambda i, c=column, ln=lengths: (
-                f"{_clip(str(c))} is {int(ln[i]):,} characters long, over the limit of "
-                f"{MAX_FIELD_CHARS:,}; a signal log's fields are short"))  # fmt: skip
-
-    ts = _parse_times(raw[cols["timestamp"]], cols["timestamp"], time_unit, flag)
-    flag(_blank(raw[cols["timestamp"]]), f"{cols['timestamp']} is empty; every row needs a time")
-    symbol = _text(raw[cols["symbol"]])
-    flag((symbol == "").to_numpy(dtype=bool), f"{cols['symbol']} is empty; every row needs a "
-         "symbol (NA, NULL and N/A are read as tickers, only an empty cell is missing)")  # fmt: skip
-    conf = _numeric(raw[cols["confidence"]])
-    check(COLUMNS["confidence"], cols["confidence"], conf)
-
-    if "side" in cols:
-        side_text = _text(raw[cols["side"]]).str.lower()
-        side = side_text.map(_SIDES).to_numpy(dtype=np.float64, na_value=np.nan)
-        flag(np.isnan(side), lambda i: f"{cols['side']} {_show(raw[cols['side']].iloc[i])} "
-             "is not a side; use long/short, buy/sell or 1/-1")  # fmt: skip
-    else:
-        side = np.ones(n)
-
-    if "return_pct" in cols:
-        ret = _numeric(raw[cols["return_pct"]])
-        check(COLUMNS["return_pct"], cols["return_pct"], ret)
-        ret_name = cols["return_pct"]
-    else:
-        entry = _numeric(raw[cols["entry_price"]])
-        exit_ = _numeric(raw[cols["exit_price"]])
-        bad_price = ~(np.isfinite(entry) & np.isfinite(exit_) & (entry > 0) & (exit_ > 0))
-        flag(bad_price, lambda i: f"prices must be positive numbers; got entry "
-             f"{_show(raw[cols['entry_price']].iloc[i])}, exit {_show(raw[cols['exit_price']].iloc[i])}")  # fmt: skip
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            ret = np.where(bad_price, np.nan, side * (exit_ / entry - 1.0) * 100.0)
-        ret_name = "the return from the prices"
-    with np.errstate(invalid="ignore"):
-        too_big = np.isfinite(ret) & (np.abs(ret) > MAX_ABS_RETURN_PCT)
-    flag(too_big, lambda i: f"{ret_name} {ret[i]:.6g} is beyond ±{MAX_ABS_RETURN_PCT:,.0f} %; "
-         "return_pct is in percent (1.5 = +1.5 %) - check its units")  # fmt: skip
-
-    holding = np.full(n, np.nan)
-    if "holding_days" in cols:
-        holding = _numeric(raw[cols["holding_days"]])
-        present = ~_blank(raw[cols["holding_days"]])
-        check(COLUMNS["holding_days"], cols["holding_days"], holding, present=present)
-        with np.errstate(invalid="ignore"):
-            long_hold = np.isfinite(holding) & (holding > MAX_HOLDING_DAYS)
-        flag(long_hold, lambda i: f"{cols['holding_days']} {_show(raw[cols['holding_days']].iloc[i])} "
-             f"is over {MAX_HOLDING_DAYS:,.0f} business days; check its units (days)")  # fmt: skip
-        holding = np.where(long_hold | ~np.isfinite(holding) | (holding <= 0), np.nan, holding)
-
-    if "exit_time" in cols:
-        exit_ts = _parse_times(raw[cols["exit_time"]], cols["exit_time"], time_unit, flag)
-        flag((exit_ts < ts).fillna(False).to_numpy(dtype=bool),
-             f"{cols['exit_time']} is before the timestamp; the exit comes after the entry")  # fmt: skip
-    else:
-        exit_ts = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
-
-    by_holding, late = _add_business_days(ts, holding)
-    flag(late, f"the timestamp + {cols.get('holding_days', 'holding_days')} business days falls "
-         f"after 2262-04-10, outside {_RANGE}")  # fmt: skip
-
-    if "signal_id" in cols:
-        ids = _text(raw[cols["signal_id"]])
-        dup = (ids.duplicated(keep="first") & (ids != "")).to_numpy(dtype=bool)
-        flag(dup, lambda i: f"{cols['signal_id']} {_show(ids.iloc[i])} repeats an earlier row; "
-             "ids must be unique")  # fmt: skip
-        flag((ids == "").to_numpy(dtype=bool), f"{cols['signal_id']} is empty; give every row "
-             "an id, or drop the column to number the rows")  # fmt: skip
-    else:
-        ids = pd.Series([f"{i:08d}" for i in range(n)], index=raw.index, dtype="string")
-
-    known = set(cols.values())
-    features: list[str] = []
-    ignored: list[str] = []
-    for column in raw.columns:
-        if column in known:
-            continue
-        blank = _blank(raw[column])
-        values = _numeric(raw[column])
-        if (~blank).any() and not np.isnan(values[~blank]).any():
-            features.append(str(column))
-        else:
-            ignored.append(str(column))
-    if len(features) > MAX_FEATURES:
-        raise ImportFileError(
-            f"{source}: {len(features):,} numeric extra columns (features); a run keeps at most "
-            f"{MAX_FEATURES} - drop the columns you do not need, nothing was imported"
-        )
-    odd = [f for f in features if any(ch in f for ch in "\"'\\") or not f.isprintable()]
-    if odd:
-        raise ImportFileError(
-            f"{source}: feature column name {_clip(odd[0])!r} holds a quote, backslash or "
-            "control character; rename it (letters, digits, spaces, _ and -)"
-        )
-    feature_values = {f: _numeric(raw[f]) for f in features}
-    for f in features:
-        flag(np.isinf(feature_values[f]), f"feature {f} is infinite; use a finite number or "
-             "leave the cell empty")  # fmt: skip
-
-    bad = np.zeros(n, dtype=bool)
-    bad[list(problems)] = True
-    errors = tuple(RowError(int(rows[i]), "; ".join(problems[i])) for i in sorted(problems))
-    if errors and not skip_bad_rows:
-        raise ImportFileError(
-            f"{source}: {len(errors)} of {n} row(s) are bad, so nothing was imported. Fix them, "
-            "or pass --skip-bad-rows to import the good rows only",
-            row_errors=errors,
-        )
-    good = ~bad
-    if not good.any():
-        raise ImportFileError(f"{source}: no good rows to import ({n} row(s) in the file)",
-                              row_errors=errors)  # fmt: skip
-
-    entry_ts = ts[good].reset_index(drop=True)
-    exit_known = exit_ts[good].reset_index(drop=True)
-    hold_good = holding[good]
-    outcome_ts = exit_known.where(exit_known.notna(), by_holding[good].reset_index(drop=True))
-
-    signals = pd.DataFrame(
-        {
-            "signal_id": ids[good].astype(str).to_numpy(),
-            "ts": entry_ts,
-            "symbol": symbol[good].astype(str).to_numpy(),
-            "side": side[good].astype(np.int64),
-            "confidence": conf[good],
-            "holding_days": hold_good,
-        }
-    )
-    for f in features:
-        signals[f] = feature_values[f][good]
-    order = np.lexsort((signals["signal_id"].to_numpy(), signals["ts"].to_numpy()))
-    signals = signals.iloc[order].reset_index(drop=True)
-    outcomes = pd.DataFrame(
-        {
-            "signal_id": ids[good].astype(str).to_numpy()[order],
-            "ts": outcome_ts.iloc[order].to_numpy(dtype="datetime64[ns]"),
-            "symbol": signals["symbol"].to_numpy(),
-            "return_pct": ret[good][order],
-            "confidence_used": signals["confidence"].to_numpy(),
-        }
-    )
-    preview = signals.assign(exit_time=outcomes["ts"], return_pct=outcomes["return_pct"])
-    # Validate every column before anything touches the store.
-    sig_rows = list(signal_rows("pending", signals, extra_columns=tuple(features)))
-    out_rows = list(outcome_rows("pending", outcomes))
-    result = dict(
-        n_rows=n, n_imported=int(good.sum()), n_skipped=int(bad.sum()), row_errors=errors,
-        features=tuple(features), ignored_columns=tuple(ignored), preview=preview,
-    )  # fmt: skip
+    cols = _map_columns(log.columns, source)
+    checker = _Validator(cols, time_unit=time_unit, source=source)
+    chunks = _rows_of(log)
+    first = next(chunks)
+    checker.choose_features(first)
+    tally = _Tally(source, skip_bad_rows=skip_bad_rows, total=log.total, say=say, on_rows=on_rows)
+    stream = itertools.chain([first], chunks)
     if dry_run:
-        return ImportResult(run_id=None, **result)
+        for raw in stream:
+            tally.add(checker.validate(raw), verb="validating")
+        tally.check()
+        return tally.result(None, checker)
 
-    say(f"writing {len(sig_rows):,} signals and their outcomes")
     with store.write() as conn:
         run_id = store.create_run(
             kind="import", name=name or source, source=str(path.resolve()),
             signal=signal if signal is not None else path.stem,
             config={"file": str(path.resolve()), "skip_bad_rows": skip_bad_rows,
-                    "columns": cols, "n_skipped": int(bad.sum())},
-            feature_keys=features, conn=conn,
+                    "columns": cols, "n_skipped": 0},
+            feature_keys=checker.features, conn=conn,
         )  # fmt: skip
-        store.insert_event_rows(_with_run(sig_rows, run_id), conn=conn)
-        store.insert_event_rows(_with_run(out_rows, run_id), conn=conn)
+        snapshot: list[pa.Table] | None = []
+        for raw in stream:
+            part = checker.validate(raw)
+            if tally.writable(part):
+                store.insert_signal_frame(run_id, part.signals, extra_columns=checker.features,
+                                          conn=conn)  # fmt: skip
+                store.insert_outcome_frame(run_id, part.outcomes, conn=conn)
+                if (
+                    snapshot is not None
+                    and tally.n_closed + len(part.outcomes) <= SNAPSHOT_MAX_TRADES
+                ):
+                    snapshot.append(trades_table(part.signals, part.outcomes, checker.features))
+                else:
+                    snapshot = None
+            tally.add(part, verb="writing")
+        tally.check()
+        conn.execute(
+            "UPDATE runs SET config = json_set(config, '$.n_skipped', ?) WHERE id = ?",
+            (tally.n_bad, run_id),
+        )
         store.finish_run(run_id, status="completed", conn=conn)
-        # The trades are in memory: snapshot them in the same transaction.
-        table = trades_table(signals, outcomes, tuple(features))
-        store.write_snapshot(run_id, table, n_events=len(sig_rows) + len(out_rows), conn=conn)
+        if snapshot is not None:  # the trades are in memory: snapshot them in this transaction
+            table = pa.concat_tables(snapshot).sort_by(
+                [("entry_ns", "ascending"), ("signal_id", "ascending")]
+            )
+            store.write_snapshot(run_id, table, n_events=tally.n_good + tally.n_closed, conn=conn)
     say(f"imported run {run_id}")
-    return ImportResult(run_id=run_id, **result)
+    return tally.result(run_id, checker)
+
+
+def _rows_of(log: _Log) -> Iterator[pd.DataFrame]:
+    """The log's chunks without their entirely empty rows (empty chunks skipped).
+
+    Raises
+    ------
+    ImportFileError
+        The file has no row that is not empty (raised before the first chunk).
+    """
+    seen = 0
+    any_rows = False
+    for raw in log.chunks:
+        seen += len(raw)
+        kept = _drop_blank_rows(raw)
+        if len(kept):
+            any_rows = True
+            kept.columns = log.columns
+            yield kept
+    if not any_rows:
+        if seen:
+            raise _fail(
+                log.path, "has a header but no rows (only empty lines); add one row per signal"
+            )
+        what = "columns" if log.total is not None else "a header"
+        raise _fail(log.path, f"has {what} but no rows; add one row per signal")
+
+
+@dataclass
+class _Tally:
+    """Counts, row errors and the preview of an import as its chunks go by."""
+
+    source: str
+    skip_bad_rows: bool
+    total: int | None
+    say: Callable[[str], None]
+    on_rows: Callable[[int, int | None], None] | None
+    n_rows: int = 0
+    n_good: int = 0
+    n_bad: int = 0
+    n_closed: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    previews: list[pd.DataFrame] = field(default_factory=list)
+
+    def writable(self, part: _Part) -> bool:
+        """Whether ``part`` is to be written: none of it (nor any earlier chunk) is bad,
+        or bad rows are skipped."""
+        return self.skip_bad_rows or not (self.errors or part.errors)
+
+    def add(self, part: _Part, *, verb: str) -> None:
+        self.n_rows += part.n_rows
+        self.n_bad += part.n_bad
+        self.n_good += len(part.signals)
+        self.n_closed += len(part.outcomes)
+        self.errors.extend(part.errors)
+        shown = sum(len(p) for p in self.previews)
+        if shown < PREVIEW_ROWS:
+            self.previews.append(part.preview.iloc[: PREVIEW_ROWS - shown])
+        of = f" of {self.total:,}" if self.total is not None else ""
+        self.say(f"{verb} {self.n_rows:,}{of} rows")
+        if self.on_rows is not None:
+            self.on_rows(self.n_rows, self.total)
+
+    def check(self) -> None:
+        """Raise when a bad row stops the import, or no row is good."""
+        errors = tuple(self.errors)
+        if errors and not self.skip_bad_rows:
+            raise ImportFileError(
+                f"{self.source}: {len(errors)} of {self.n_rows} row(s) are bad, so nothing was "
+                "imported. Fix them, or pass --skip-bad-rows to import the good rows only",
+                row_errors=errors,
+            )
+        if not self.n_good:
+            raise ImportFileError(
+                f"{self.source}: no good rows to import ({self.n_rows} row(s) in the file)",
+                row_errors=errors,
+            )
+
+    def result(self, run_id: str | None, checker: _Validator) -> ImportResult:
+        return ImportResult(
+            run_id=run_id, n_rows=self.n_rows, n_imported=self.n_good, n_skipped=self.n_bad,
+            row_errors=tuple(self.errors), features=checker.features,
+            ignored_columns=checker.ignored, preview=pd.concat(self.previews, ignore_index=True),
+            n_open=self.n_good - self.n_closed,
+        )  # fmt: skip
 
 
 def _add_business_days(entry: pd.Series, days: np.ndarray) -> tuple[pd.Series, np.ndarray]:
@@ -836,7 +1113,3 @@ def _add_business_days(entry: pd.Series, days: np.ndarray) -> tuple[pd.Series, n
     fine = np.flatnonzero(known)[~over]
     out.iloc[fine] = pd.DatetimeIndex(moved[~over]).tz_localize("UTC")
     return out, late
-
-
-def _with_run(rows: list[tuple], run_id: str):
-    return ((r[0], run_id, *r[2:]) for r in rows)

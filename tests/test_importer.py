@@ -65,8 +65,8 @@ BAD_ROWS = [
     ("2020-01-02,AAPL,high,1.0", "row 2: confidence 'high' is not a number"),
     ("2020-01-02,AAPL,1.5,1.0", r"row 2: confidence 1.5 is outside \[0, 1\]"),
     (
-        "2020-01-02,AAPL,0.5,",
-        r"row 2: return_pct \(empty\) is not a number; give the return in percent",
+        "2020-01-02,AAPL,0.5,abc",
+        r"row 2: return_pct 'abc' is not a number; give the return in percent",
     ),
     ("2020-01-02,AAPL,0.5,inf", "row 2: return_pct inf is not a finite number"),
 ]

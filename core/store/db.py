@@ -46,7 +46,7 @@ from core.columns import (
     Kind,
 )
 from core.errors import OutputError, RunNotFoundError, StoreError, ValidationError
-from core.events import EventType, LearningEvent, new_id, to_utc
+from core.events import EventType, LearningEvent, new_id, outcome_rows, signal_rows, to_utc
 from core.jsonsafe import json_safe
 from core.outputs import check_output_path, new_file_mode
 from core.store.schema import (
@@ -1051,6 +1051,27 @@ class Store:
     def insert_events(self, events: Iterable[LearningEvent]) -> int:
         """Insert :class:`LearningEvent` objects in one transaction."""
         return self.insert_event_rows(e.row for e in events)
+
+    def insert_signal_frame(
+        self,
+        run_id: str,
+        frame: pd.DataFrame,
+        *,
+        extra_columns: tuple[str, ...] = (),
+        conn: sqlite3.Connection | None = None,
+    ) -> int:
+        """Insert a frame of signals of ``run_id`` (validated whole, columns as
+        :func:`core.events.signal_rows` takes them); returns the count."""
+        return self.insert_event_rows(
+            signal_rows(run_id, frame, extra_columns=extra_columns), conn=conn
+        )
+
+    def insert_outcome_frame(
+        self, run_id: str, frame: pd.DataFrame, *, conn: sqlite3.Connection | None = None
+    ) -> int:
+        """Insert a frame of outcomes of ``run_id`` (validated whole, columns as
+        :func:`core.events.outcome_rows` takes them); returns the count."""
+        return self.insert_event_rows(outcome_rows(run_id, frame), conn=conn)
 
     # ----------------------------------------------------------------- events: read
 
