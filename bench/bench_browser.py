@@ -1,0 +1,265 @@
+"""What a user waits for in the browser: the Thresholds page's first load and slider moves.
+
+Starts the dashboard with ``streamlit run app.py`` on a free port against a
+prepared store (:mod:`bench.browser_store`: the sample backtest and a
+1,000,000-trade imported synthetic log), opens it in Debian's Chromium through
+Playwright (``executable_path="/usr/bin/chromium"``) and, for each run:
+
+- ``browser_overview_first_load``: selecting the run in the sidebar on the
+  Overview page until the page is idle (this includes reading the run's trades,
+  which the other pages then take from the cache);
+- ``browser_thresholds_first_load``: clicking "Thresholds" in the sidebar until
+  the page is idle with its charts drawn (the analysis is computed: a cold cache);
+- ``browser_slider_move``: the median of 10 slider moves, each from the keydown
+  (``ArrowRight`` on the focused slider) until the app is idle and has stayed idle
+  for 100 ms, every move waited out before the next. Idle, as shared/TESTING.md
+  says, is ``[data-testid="stStatusWidget"]`` gone; our config
+  (``client.toolbarMode = "minimal"``) draws no header, hence no status widget,
+  so the app's ``data-test-script-state`` leaving "running" counts too.
+  ``settled_seconds`` is the last change of the page's DOM (charts redrawn) in the
+  same window.
+
+Times are taken in the page with ``performance.now()`` (keydown's event time
+stamp, a MutationObserver for the status widget and the DOM). Skipped by
+``bench/run.py --quick`` (``SKIP_QUICK``). ``BENCH_BROWSER_STORE=DIR`` reuses a
+store prepared by ``python bench/browser_store.py DIR`` (the 1M import takes
+about a minute); without it a temporary one is made and removed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))
+
+from browser_store import prepare
+from common import record
+
+SKIP_QUICK = True
+CHROMIUM = "/usr/bin/chromium"
+N_LARGE = 1_000_000
+MOVES = 10
+QUIET_MS = 100
+TARGETS = {"slider": 0.25, "thresholds_first_load_large": 2.5}
+
+# Installed once per page: records when the app is busy and when the DOM changes.
+# Busy = the running indicator `[data-testid="stStatusWidget"]` is shown, or the app's
+# `data-test-script-state` says "running" (with `client.toolbarMode = "minimal"`, our
+# config, the header and its status widget are not drawn at all).
+_OBSERVER = """
+(() => {
+  if (window.__bench) return;
+  const b = window.__bench = {busyOn: [], busyOff: [], mutations: [], keydown: null};
+  b.busy = () => !!document.querySelector('[data-testid="stStatusWidget"]') ||
+    document.querySelector('[data-testid="stApp"]')?.getAttribute('data-test-script-state') === 'running';
+  let was = b.busy();
+  new MutationObserver(() => {
+    const now = performance.now();
+    const on = b.busy();
+    if (on && !was) b.busyOn.push(now);
+    if (!on && was) b.busyOff.push(now);
+    was = on;
+    b.mutations.push(now);
+    if (b.mutations.length > 5000) b.mutations.splice(0, 2500);
+  }).observe(document, {subtree: true, childList: true, attributes: true});
+  document.addEventListener('keydown', (e) => { b.keydown = e.timeStamp; }, true);
+})();
+"""
+
+# Idle since `since` (ms): the app became busy after it, is no longer busy, and has
+# stayed so for `quiet` ms; returns [idle_ms, settled_ms] relative to `since`, or null.
+_IDLE = """
+([since, quiet]) => {
+  const b = window.__bench;
+  const now = performance.now();
+  if (b.busy()) return null;
+  const on = b.busyOn.filter(t => t >= since);
+  const off = b.busyOff.filter(t => t >= since);
+  if (!on.length || !off.length) return null;
+  const end = off[off.length - 1];
+  if (now - end < quiet) return null;
+  const moved = b.mutations.filter(t => t >= since);
+  return [end - since, moved[moved.length - 1] - since];
+}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(data_dir: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    env = {**os.environ, "SIGNAL_LAB_DATA_DIR": str(data_dir)}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+             "--server.port", str(port), "--server.address", "127.0.0.1",
+             "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
+                if r.read() == b"ok":
+                    return proc, url
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            _stop(proc)
+            raise RuntimeError(f"streamlit did not start:\n{log.read_text()[-2000:]}")
+        time.sleep(0.1)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _wait_idle(page, since: float, *, timeout: float = 300.0) -> tuple[float, float]:
+    """Seconds from ``since`` (page ms) to idle, and to the last DOM change."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = page.evaluate(_IDLE, [since, QUIET_MS])
+        if got is not None:
+            return got[0] / 1000.0, got[1] / 1000.0
+        page.wait_for_timeout(20)
+    raise TimeoutError("the page did not become idle")
+
+
+def _now(page) -> float:
+    return page.evaluate("() => performance.now()")
+
+
+def _select_run(page, label_part: str) -> tuple[float, float] | None:
+    """Pick the run whose label contains ``label_part`` in the sidebar; None if it is shown."""
+    if page.get_by_role("heading").filter(has_text=label_part).count():
+        return None
+    box = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(
+        has_text="Run"
+    )
+    box.locator("input").first.click()
+    page.keyboard.type(label_part)
+    since = _now(page)
+    page.keyboard.press("Enter")
+    return _wait_idle(page, since)
+
+
+def _open_thresholds(page) -> tuple[float, float]:
+    since = _now(page)
+    page.locator('[data-testid="stSidebarNavLink"]').filter(has_text="Thresholds").click()
+    idle = _wait_idle(page, since)
+    page.locator('[data-testid="stPlotlyChart"] .gtitle').first.wait_for(timeout=60_000)
+    return idle
+
+
+def _slider_moves(page, n: int) -> tuple[list[float], list[float]]:
+    live = '[data-testid="stElementContainer"][data-stale="false"]'
+    slider = page.locator(live).get_by_role("slider", name="Threshold")
+    idle, settled = [], []
+    for i in range(n):
+        slider.focus()
+        page.evaluate("() => { window.__bench.keydown = null; }")
+        page.keyboard.press("ArrowRight" if i % 4 < 2 else "ArrowLeft")
+        since = page.evaluate("() => window.__bench.keydown")
+        a, b = _wait_idle(page, since)
+        idle.append(a)
+        settled.append(b)
+    return idle, settled
+
+
+def _measure_run(context, url: str, run_label: str, n: int, tag: str) -> list[dict]:
+    page = context.new_page()
+    out = []
+    try:
+        page.goto(url)
+        page.get_by_role("heading", name="Overview", exact=True).wait_for(timeout=120_000)
+        loaded = _wait_idle(page, 0.0)  # since navigation start
+        picked = _select_run(page, run_label)
+        idle, how = (loaded[0], "page opened -> idle (its run selected by default)")
+        if picked is not None:
+            idle, how = (picked[0], "run selected in the sidebar -> idle")
+        out.append(record(f"browser_overview_first_load_{tag}", n, idle,
+                          note=f"Overview, {how}; reads the run's trades"))  # fmt: skip
+        idle, settled = _open_thresholds(page)
+        target = TARGETS["thresholds_first_load_large"] if tag == "large" else None
+        extra = {"target_seconds": target} if target else {}
+        out.append(record(f"browser_thresholds_first_load_{tag}", n, idle, settled_seconds=settled,
+                          note="click Thresholds -> idle, analysis not cached yet", **extra))  # fmt: skip
+        _slider_moves(page, 2)  # warm-up: first fragment run, cached figures
+        idle, settled = _slider_moves(page, MOVES)
+        out.append(record(f"browser_slider_move_{tag}", n, statistics.median(idle),
+                          target_seconds=TARGETS["slider"], moves=MOVES,
+                          min_seconds=min(idle), max_seconds=max(idle),
+                          settled_seconds=statistics.median(settled),
+                          note="keydown -> idle for 100 ms, median of 10 moves"))  # fmt: skip
+    finally:
+        page.close()
+    return out
+
+
+def run(quick: bool) -> list[dict]:
+    if quick:
+        return []
+    from playwright.sync_api import sync_playwright
+
+    held = os.environ.get("BENCH_BROWSER_STORE")
+    work = Path(tempfile.mkdtemp(prefix="bench-browser-"))
+    data_dir = Path(held) if held else work / "data"
+    out: list[dict] = []
+    try:
+        start = time.perf_counter()
+        runs = prepare(data_dir, n=N_LARGE)
+        setup = time.perf_counter() - start
+        proc, url = _serve(data_dir, work / "streamlit.log")
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+                    "--disable-gpu", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--no-first-run"])  # fmt: skip
+                try:
+                    from core.store import Store
+
+                    with Store(data_dir) as store:
+                        sample_n = len(store.trades_frame(runs["sample"]))
+                    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+                    context.add_init_script(_OBSERVER)
+                    out += _measure_run(context, url, "synthetic", N_LARGE, "large")
+                    out += _measure_run(context, url, "backtest", sample_n, "sample")
+                finally:
+                    browser.close()
+        finally:
+            _stop(proc)
+        out.append(record("browser_setup", N_LARGE, setup,
+                          note="store preparation (sample backtest + 1M import), reused "
+                               "when BENCH_BROWSER_STORE is set"))  # fmt: skip
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+if __name__ == "__main__":
+    import json
+
+    for line in run("--quick" in sys.argv):
+        print(json.dumps(line))
