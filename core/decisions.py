@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from core.analytics.calibrators import make_calibrator
 from core.analytics.compare import VersionComparison, compare_versions
 from core.analytics.decay import signal_decay
 from core.analytics.open_book import (
@@ -95,7 +96,11 @@ class DecisionView:
     def to_dict(self) -> dict[str, Any]:
         if isinstance(self.result, tuple):  # the open book: forecast and check
             forecast, check = self.result
-            return {"note": self.note, "forecast": forecast.to_dict(), "check": check.to_dict()}
+            return {
+                "note": self.note,
+                "forecast": forecast.to_dict(),
+                "check": None if check is None else check.to_dict(),
+            }
         return {"note": self.note, **self.result.to_dict()}
 
 
@@ -173,14 +178,35 @@ def decay_view(run: RunInfo, trades: pd.DataFrame, *, seed: int = 0) -> Decision
 
 
 def open_book_view(
-    trades: pd.DataFrame, *, n_open: int | None = None, method: str = "platt"
+    trades: pd.DataFrame,
+    *,
+    open_signals: pd.DataFrame | None = None,
+    n_open: int | None = None,
+    method: str = "platt",
 ) -> DecisionView:
-    """Expected wins of the latest signals from their calibrated probabilities, then the check.
+    """Expected wins of the open book from calibrated probabilities, and the check when known.
 
-    The newest ``n_open`` trades (default: those entered within the last holding
-    period, and at least the newest 50) are treated as open: their probabilities come from a calibrator fitted on
-    earlier trades only; their realised outcomes then test the forecast.
+    With ``open_signals`` (signals whose outcome is not known yet, e.g. an imported
+    log's rows without a return: ``Store.open_signals(run_id)``), their probabilities come
+    from a calibrator fitted on every closed trade (all earlier, resolved outcomes); the
+    forecast is the Poisson-binomial distribution of their wins, and the check waits for
+    the outcomes. Without them, the newest ``n_open`` closed trades (default: those
+    entered within the last holding period, and at least the newest 50) stand in for the
+    open book: their probabilities come from a calibrator fitted walk-forward on earlier
+    trades, and their realised outcomes test the forecast (a CBPE-style drift signal).
     """
+    if open_signals is not None and len(open_signals):
+        closed = validate_trades(trades, key="confidence", min_rows=30)
+        calibrator = make_calibrator(method).fit(
+            closed["confidence"].to_numpy(dtype=np.float64), closed["win"].to_numpy()
+        )
+        prob = calibrate_scores(calibrator, open_signals["confidence"].to_numpy(dtype=np.float64))
+        forecast = open_book_forecast(prob[~np.isnan(prob)])
+        note = (
+            f"{forecast.n:,} open signal(s) without an outcome yet; probabilities from a {method} "
+            f"calibrator fitted on the {len(closed):,} closed trades; the check waits for outcomes"
+        )
+        return DecisionView((forecast, None), (charts.open_book_chart(forecast),), note)
     scored, label = out_of_sample_probability(trades, method=method)
     scored = scored.sort_values("entry_time", kind="stable")
     if n_open is None:
@@ -193,7 +219,7 @@ def open_book_view(
     prob = book["calibrated_probability"].to_numpy(dtype=np.float64)
     forecast: OpenBookForecast = open_book_forecast(prob)
     check: OpenBookCheck = check_open_book(forecast, book["win"].to_numpy())
-    note = f"{n_open} newest signal(s) as the open book; probabilities: {label}"
+    note = f"{n_open} newest closed signal(s) as the open book; probabilities: {label}"
     return DecisionView((forecast, check), (charts.open_book_chart(forecast, check=check),), note)
 
 

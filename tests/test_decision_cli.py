@@ -90,3 +90,36 @@ def test_decay_of_an_imported_log_says_what_it_needs(tmp_path, capsys):
     )[0]["id"]
     assert main(["decay", run_id, *d]) == 2
     assert "needs the market's prices" in capsys.readouterr().err
+
+
+def test_open_book_of_imported_open_signals(tmp_path, capsys):
+    """Rows without a return are open signals: forecast from a calibrator fitted on closed ones."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(4)
+    n = 400
+    conf = rng.beta(4, 4, n)
+    ret = np.where(rng.random(n) < conf, 1.0, -1.0) * rng.uniform(0.5, 1.5, n)
+    frame = pd.DataFrame(
+        {
+            "timestamp": pd.date_range("2022-01-03", periods=n, freq="D"),
+            "symbol": "AAA",
+            "confidence": conf.round(6),
+            "return_pct": ret.round(6).astype(object),
+        }
+    )
+    frame.loc[n - 25 :, "return_pct"] = ""  # the newest 25 have no outcome yet
+    log = tmp_path / "book.csv"
+    frame.to_csv(log, index=False)
+    d = ["--data-dir", str(tmp_path / "data")]
+    assert main(["import", str(log), *d]) == 0
+    capsys.readouterr()
+    assert main(["runs", "--json", *d]) == 0
+    run_id = json.loads(capsys.readouterr().out)[0]["id"]
+    out = _json(capsys, "open-book", run_id, *d)
+    assert out["forecast"]["n"] == 25 and out["check"] is None
+    assert np.isclose(sum(out["forecast"]["pmf"]), 1.0)
+    assert 0.3 < out["forecast"]["expected_win_rate"] < 0.7
+    assert main(["open-book", run_id, *d]) == 0
+    assert "outcomes not known yet" in capsys.readouterr().out

@@ -77,7 +77,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "open-book", help="expected win rate of the newest signals, then the check",
     )  # fmt: skip
     _run_argument(p)
-    p.add_argument("--n-open", type=int, default=None, help="newest signals treated as open")
+    p.add_argument(
+        "--n-open",
+        type=int,
+        default=None,
+        help="treat the newest N closed signals as open and check the forecast against their "
+        "outcomes (default: the run's signals without an outcome, if it has any)",
+    )
     p.add_argument("--calibrator", default="platt")
     add_common_options(p).set_defaults(handler=_open_book)
 
@@ -126,14 +132,21 @@ def _decay(args: argparse.Namespace) -> int:
 
 def _open_book(args: argparse.Namespace) -> int:
     with open_store(args) as store:
-        trades = store.trades_frame(store.get_run(args.run_id).id)
-    view = open_book_view(trades, n_open=args.n_open, method=args.calibrator)
+        run_id = store.get_run(args.run_id).id
+        trades = store.trades_frame(run_id)
+        pending = store.open_signals(run_id) if args.n_open is None else None
+    view = open_book_view(trades, open_signals=pending, n_open=args.n_open, method=args.calibrator)
     forecast, check = view.result
     text = (
         f"open signals: {forecast.n}; expected win rate {forecast.expected_win_rate:.1%} "
         f"({forecast.level:.0%} band {forecast.win_rate_low:.1%} - {forecast.win_rate_high:.1%})\n"
-        f"realised: {check.realised_win_rate:.1%} ({check.realised_wins} wins), p = "
-        f"{check.p_value:.3g}; {'DRIFT' if check.drift else 'within the forecast'}\n{view.note}"
+        + (
+            "realised: outcomes not known yet"
+            if check is None
+            else f"realised: {check.realised_win_rate:.1%} ({check.realised_wins} wins), p = "
+            f"{check.p_value:.3g}; {'DRIFT' if check.drift else 'within the forecast'}"
+        )
+        + f"\n{view.note}"
     )
     emit(args, view, text)
     return 0
