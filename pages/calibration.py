@@ -219,3 +219,37 @@ else:
         decay = ui.cached_decay(ui.data_dir(), run.id, run.n_events)
         st.plotly_chart(decay.figures[0], key="decay_chart")
         st.caption(dash.md_text(decay.note))
+
+
+# --- The open book --------------------------------------------------------------------------
+@st.cache_data(max_entries=8, ttl=3600, show_spinner="Forecasting the open book…")
+def _open_book(data_dir: str, run_id: str, n_events: int) -> dash.DecisionView:
+    store = ui.get_engine(data_dir).store
+    trades = store.trades_frame(run_id)
+    return dash.open_book_view(trades, open_signals=store.open_signals(run_id))
+
+
+st.subheader("What will the open book do?")
+st.caption(
+    "The expected win rate of the signals whose outcome is not known yet (an imported log's "
+    "rows without a return), from a calibrator fitted on the closed trades: the exact "
+    "Poisson-binomial distribution of their wins. A run without open signals uses its newest "
+    "closed signals instead and checks the forecast against their outcomes."
+)
+with ui.shown_errors():
+    book = _open_book(ui.data_dir(), run.id, run.n_events)
+    forecast, check = book.result
+    b1, b2, b3 = st.columns(3)
+    b1.metric("Open signals", f"{forecast.n:,}")
+    b2.metric("Expected win rate", f"{forecast.expected_win_rate:.1%}")
+    b3.metric(
+        f"{forecast.level:.0%} band", f"{forecast.win_rate_low:.0%} – {forecast.win_rate_high:.0%}"
+    )
+    st.plotly_chart(book.figures[0], key="open_book_chart")
+    if check is not None:
+        verdict = "outside the forecast: drift" if check.drift else "within the forecast"
+        st.caption(
+            f"Realised {check.realised_win_rate:.1%} ({check.realised_wins} wins), "
+            f"p = {check.p_value:.3g}: {verdict}."
+        )
+    st.caption(dash.md_text(book.note))
