@@ -292,3 +292,37 @@ def test_the_html_report_has_the_decision_sections(tmp_path):
     for div in ("fig-sizing_0", "fig-segments_0", "fig-decay_0", "fig-open_book_0"):
         assert f'id="{div}"' in section
     assert section.count("out of sample") >= 1 and "walk-forward" in section
+
+
+# --------------------------------------------------------------------------- honest decisions
+
+
+def test_the_report_states_the_mapping_and_a_verdict_after_deflation(synthetic_run, tmp_path):
+    from core.lifecycle.ledger import TrialLedger
+
+    data_dir, result = synthetic_run
+    with Store(data_dir) as store:
+        run = store.get_run(result.run_id)
+        before = analyze_stored_run(store, result.run_id, key="platt", threshold_windows=4)
+        TrialLedger(store).record(run.signal, run_id=run.id, kind="grid", n_trials=5000)
+        after = analyze_stored_run(store, result.run_id, key="platt", threshold_windows=4)
+        TrialLedger(store).reset(run.signal, reason="test done")
+    assert before.mapping is not None and before.mapping_label == "platt, walk-forward, 12 windows"
+    # the ledger's trials deflate the Sharpe ratio further: N grows, the DSR falls
+    assert after.ledger_count == before.ledger_count + 5000
+    assert after.dsr()["n_trials"] == after.ledger_count
+    assert after.dsr()["n_source"] == "ledger"
+    assert after.thresholds.deflated.dsr < before.thresholds.deflated.dsr
+    verdict = after.verdict()
+    assert verdict.startswith("filtered ")
+    assert "after deflation (DSR " in verdict and "N_eff" in verdict
+    assert f"N {after.ledger_count}" in verdict and "PBO " in verdict
+    page = render_html(after)
+    text = html.unescape(re.sub(r"<[^>]+>", " ", page))
+    assert f"Verdict: {verdict}." in " ".join(text.split())
+    assert "platt, walk-forward, 12 windows" in text
+    assert "Trials counted by the DSR (N)" in text and "(N_eff)" in text and "(V)" in text
+    assert "Validation passed (in sample, before deflation" in text
+    payload = after.to_dict()
+    assert payload["verdict"] == verdict and payload["mapping"]["method"] == "platt"
+    json.dumps(payload, allow_nan=False)

@@ -317,7 +317,8 @@ def _run_pairs(a: RunAnalysis) -> tuple[tuple[str, str], ...]:
             ("Config hash", r.config_hash or "—"),
             ("Data fingerprint", r.data_fingerprint or "—"),
             ("Trades analysed", a.confidence.n_trades),
-            ("Confidence key", a.key),
+            ("Score mapping", a.mapping_label),
+            ("Score column", a.key),
             ("Run threshold", a.threshold if a.threshold is not None else "—"),
         ]
     )
@@ -332,7 +333,10 @@ def _run_report_view(a: RunAnalysis) -> dict[str, Any] | None:
     extra: list[tuple[str, Any]] = [("Source of these numbers", a.run_report_source)]
     for k in ("validation_passed", "validation_rule", "n_signals", "n_trades", "dropped_trades"):
         if k in a.run_report:
-            extra.append((k.replace("_", " ").capitalize(), a.run_report[k]))
+            label = k.replace("_", " ").capitalize()
+            if k == "validation_passed":
+                label += " (in sample, before deflation: see the verdict above)"
+            extra.append((label, a.run_report[k]))
     calibration = a.run_report.get("calibration_metrics") or a.run_report.get("calibration")
     recorded: tuple[tuple[str, str], ...] = ()
     if isinstance(calibration, Mapping) and calibration:
@@ -373,16 +377,27 @@ def _threshold_view(a: RunAnalysis) -> dict[str, Any] | None:
         return None
     sel = t.selection()
     choice = t.choice
+    dsr = a.dsr() or {}
+    source = (
+        f"the signal's trial ledger ({a.ledger_count} trials since its last reset)"
+        if dsr.get("n_source") == "ledger"
+        else f"the thresholds tried (the ledger holds {a.ledger_count or 0})"
+    )
     pairs: list[tuple[str, Any]] = [
+        ("Score mapping", a.mapping_label),
         ("Objective", t.objective),
         ("Mode", t.mode),
         ("Minimum trades", t.min_trades),
         ("Chosen threshold (in sample)", choice.threshold),
         ("Score cut-off", choice.score_cutoff),
-        ("Thresholds tried (trials)", choice.n_trials),
+        ("Thresholds tried", dsr.get("n_thresholds")),
+        ("Trials counted by the DSR (N)", f"{dsr.get('n_trials')}, from {source}"),
+        ("Effective independent trials (N_eff)", dsr.get("n_effective")),
+        ("Null variance of the trials' Sharpe ratios (V)", dsr.get("sharpe_variance")),
+        ("Benchmark method", dsr.get("method") or "—"),
         ("Eligible thresholds", choice.n_eligible),
         ("PSR (Sharpe > 0)", sel.get("psr")),
-        ("Deflated Sharpe ratio (all thresholds as trials)", sel.get("dsr")),
+        ("Deflated Sharpe ratio", sel.get("dsr")),
         ("Expected max Sharpe of the trials (SR*)", sel.get("dsr_sr_star")),
         ("DSR significant (≥ 0.95)", sel.get("dsr_significant")),
         ("PBO (probability of backtest overfitting)", sel.get("pbo")),
@@ -507,7 +522,8 @@ def render_html(analysis: RunAnalysis, *, title: str | None = None) -> str:
     context: dict[str, Any] = {
         "name": title or r.name or r.id,
         "run": r,
-        "key": a.key,
+        "key": a.mapping_label,
+        "verdict": a.verdict(),
         "n_scored": f"{c.n_scored:,}",
         "run_pairs": _run_pairs(a),
         "run_report": _run_report_view(a),

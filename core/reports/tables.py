@@ -29,6 +29,7 @@ import pandas as pd
 
 from core.analytics.calibration import ReliabilityCurve
 from core.analytics.calibrators import CALIBRATION_METHODS
+from core.analytics.keymap import KeyMapping
 from core.analytics.report import (
     ConfidenceAnalysis,
     ThresholdAnalysis,
@@ -36,15 +37,17 @@ from core.analytics.report import (
     analyze_thresholds,
     calibration_totals,
     calibrator_curves,
-    ensure_calibrated,
 )
 from core.analytics.walkforward import WalkForwardResult
 from core.csvsafe import csv_bytes
 from core.errors import ConfigError, InsufficientDataError, StoreError
 from core.events import EventType
 from core.jsonsafe import json_safe
+from core.lifecycle.ledger import TrialLedger
 from core.outputs import check_output_path, write_output
 from core.reports.json_report import write_json_report
+from core.reports.keys import KEY_ALIASES, KEY_CHOICES, map_key
+from core.reports.verdict import dsr_summary, headline_verdict
 from core.store import RunInfo, Store
 
 __all__ = [
@@ -301,6 +304,11 @@ class RunAnalysis:
         The run's own threshold (for the filtered book).
     notes : tuple of str
         What was computed on the fly or could not be computed, and why.
+    mapping : KeyMapping or None
+        How the score analysed was made (:func:`core.reports.keys.map_key`).
+    ledger_count : int or None
+        Trials in the signal's trial ledger since its last reset (the DSR
+        counts ``max(thresholds tried, ledger_count)``).
     """
 
     run: RunInfo
@@ -317,6 +325,25 @@ class RunAnalysis:
     equity_kind: str
     threshold: float | None
     notes: tuple[str, ...] = ()
+    mapping: KeyMapping | None = None
+    ledger_count: int | None = None
+
+    @property
+    def mapping_label(self) -> str:
+        """The score mapping in words (the column name when unknown)."""
+        return self.key if self.mapping is None else self.mapping.label
+
+    def verdict(self) -> str | None:
+        """The headline verdict: in sample, after deflation, PBO (None without thresholds)."""
+        if self.thresholds is None:
+            return None
+        return headline_verdict(self.thresholds, ledger_count=self.ledger_count)
+
+    def dsr(self) -> dict[str, Any] | None:
+        """The DSR with N, N_eff, V and the method (:func:`core.reports.verdict.dsr_summary`)."""
+        if self.thresholds is None:
+            return None
+        return dsr_summary(self.thresholds, ledger_count=self.ledger_count)
 
     def run_metrics(self) -> pd.DataFrame:
         """Baseline, filtered and improvement per metric, from the run report."""
@@ -368,6 +395,10 @@ class RunAnalysis:
             {
                 "run": info,
                 "key": self.key,
+                "mapping": None if self.mapping is None else self.mapping.to_dict(),
+                "ledger_count": self.ledger_count,
+                "verdict": self.verdict(),
+                "dsr": self.dsr(),
                 "run_report_source": self.run_report_source,
                 "run_report": self.run_report,
                 "threshold": self.threshold,
@@ -422,10 +453,12 @@ def analyze_stored_run(
     store : Store
     run_id : str
     key : str, optional
-        Confidence key; default the run's own (its report's
-        ``confidence_key``), else ``"confidence"``. When it is
-        ``"calibrated_probability"`` and the run has none, it is computed
-        walk-forward with ``method`` first (said in ``notes``).
+        Score mapping (:data:`core.reports.keys.KEY_CHOICES`: ``raw``, a
+        calibrator walk-forward, ``production``; or the aliases
+        ``confidence`` / ``calibrated_probability``, the latter being the run's
+        recorded probability when it has one, else isotonic walk-forward);
+        default the run's own key (its report's ``confidence_key``). Another
+        column of the trades is analysed as it is.
     n_bins : int, default 10
         Bins of the decile, fixed-bin and reliability tables.
     method : str, default "isotonic"
@@ -464,26 +497,23 @@ def analyze_stored_run(
     report, source = load_run_report(store, run_id)
     threshold, run_key = _run_threshold(report, trades)
     key = key or run_key
-    if key not in ("confidence", "calibrated_probability") and key not in trades.columns:
-        raise ConfigError(
-            f"key {key!r} is not a column of run {run_id}; use 'confidence' or "
-            "'calibrated_probability'"
-        )
-    notes: list[str] = []
     if len(trades) == 0:
         raise InsufficientDataError(
             f"run {run_id} has no trade with an outcome; nothing to analyse"
         )
-    if key == "calibrated_probability":
-        trades, computed = ensure_calibrated(
-            trades, method=method, n_windows=calibration_windows, min_train=min_train
+    notes: list[str] = []
+    mapping: KeyMapping | None = None
+    choice = str(key).split(":", 1)[0]
+    if choice in KEY_CHOICES or choice in KEY_ALIASES:
+        mapped = map_key(store, info, trades, key, n_windows=calibration_windows,
+                         min_train=min_train)  # fmt: skip
+        trades, key, mapping = mapped.trades, mapped.column, mapped.mapping
+    elif key not in trades.columns:
+        raise ConfigError(
+            f"key {key!r} is neither a score mapping ({', '.join(KEY_CHOICES)}) nor a column "
+            f"of run {run_id}; use one of the mappings"
         )
-        if computed is not None:
-            notes.append(
-                f"calibrated_probability was absent: computed walk-forward with {method} "
-                f"({calibration_windows} windows; the first {computed.windows['status'].ne('ok').sum()} "
-                "without enough history are left out)"
-            )
+    ledger_count = TrialLedger(store).count(info.signal)
     confidence = analyze_run(trades, key=key, n_bins=n_bins, seed=seed)
 
     curves: dict[str, ReliabilityCurve] = {}
@@ -500,7 +530,7 @@ def analyze_stored_run(
     try:
         thresholds = analyze_thresholds(
             trades, key=key, mode=mode, objective=objective, min_trades=min_trades,
-            bands=bands, seed=seed, n_windows=threshold_windows,
+            bands=bands, seed=seed, n_windows=threshold_windows, n_trials=ledger_count or None,
         )  # fmt: skip
         notes.extend(thresholds.notes)
     except InsufficientDataError as exc:
@@ -525,4 +555,6 @@ def analyze_stored_run(
         equity_kind=kind,
         threshold=threshold,
         notes=tuple(notes),
+        mapping=mapping,
+        ledger_count=ledger_count,
     )
