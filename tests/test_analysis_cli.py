@@ -97,7 +97,7 @@ def test_analyze_computes_missing_calibrated_probability(capsys, imported):
                        "--key", "calibrated_probability", "--method", "platt",
                        "--calibration-windows", "6")  # fmt: skip
     assert payload["key"] == "calibrated_probability"
-    assert "computed walk-forward with platt" in payload["notes"][0]
+    assert payload["mapping"]["label"] == "platt, walk-forward, 6 windows"
     # the first window has no history: those trades are not scored
     assert 0 < payload["n_scored"] < N_TRADES
 
@@ -111,7 +111,8 @@ def test_calibrate_split_and_walk_forward(capsys, imported):
     assert code == 0
     assert "one chronological split: beta fitted on the first half" in out
     assert "In sample vs out of sample (6" in out and "out_of_sample" in out
-    assert out.rstrip().endswith("nothing was written to the store.")
+    assert "key mapping: beta, one chronological split" in out
+    assert out.rstrip().endswith("nothing else was written to the store.")
 
     payload = run_json(capsys, "calibrate", run_id, "--data-dir", str(data_dir),
                        "--method", "isotonic", "--walk-forward", "--windows", "6")  # fmt: skip
@@ -121,8 +122,9 @@ def test_calibrate_split_and_walk_forward(capsys, imported):
     assert payload["out_of_sample"]["n"] == payload["n_evaluated"] > 0
     # in sample flatters the calibrator: its ECE is below the out-of-sample one
     assert payload["in_sample"]["ece"] < payload["out_of_sample"]["ece"]
-    with Store(data_dir) as store:  # nothing written back
-        assert store.count_events(run_id=run_id) == events_before
+    with Store(data_dir) as store:  # only the two trials in the ledger, no probability
+        assert store.count_events(run_id=run_id) == events_before + 2
+        assert store.count_events(run_id=run_id, event_type="TRIAL_RECORDED") >= 2
         assert store.trades_frame(run_id)["calibrated_probability"].isna().all()
 
 
@@ -154,8 +156,11 @@ def test_sweep_json_with_bands(capsys, imported):
     assert len(sweep["rows"]) == 101
     choice = payload["choice"]
     assert choice["objective"] == "win_rate" and choice["trades"] >= 50
-    # every threshold tried counts as a trial of the deflated Sharpe ratio
-    assert payload["deflated"]["n_trials"] == 101
+    # every threshold tried counts as a trial of the deflated Sharpe ratio, and so does
+    # every trial in the signal's ledger (this sweep included)
+    assert payload["ledger_count"] >= 101
+    assert payload["deflated"]["n_trials"] == payload["ledger_count"]
+    assert payload["dsr"]["n_trials"] == payload["ledger_count"]
     assert 0.0 <= payload["pbo"]["pbo"] <= 1.0
     assert set(payload["walk_forward"]["summary"]) == {
         "in_sample", "out_of_sample", "baseline_out_of_sample"
@@ -169,8 +174,7 @@ def test_sweep_percentile_on_computed_calibrated_probability(capsys, imported):
     assert code == 0
     lines = out.splitlines()
     assert "percentile thresholds (% of trades kept)" in lines[0]
-    assert lines[1].startswith("note: calibrated_probability is absent from run")
-    assert "computed walk-forward with isotonic" in lines[1]
+    assert lines[1].startswith("key mapping: isotonic, walk-forward, 12 windows (")
 
 
 @pytest.mark.parametrize(
@@ -224,3 +228,117 @@ def test_bad_option_is_refused(capsys, imported):
         main(["calibrate", run_id, "--data-dir", str(data_dir), "--method", "magic"])
     assert exc.value.code == 2
     assert "invalid choice: 'magic'" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- honest decisions
+
+
+@pytest.fixture()
+def fresh(tmp_path):
+    """(data_dir, run_id, signal) of a fresh store: ledger counts start at zero."""
+    log = tmp_path / "fresh.parquet"
+    write_signal_log(log, seed=5)
+    with Store(tmp_path / "data") as store:
+        result = import_signal_log(log, store=store, name="fresh")
+        signal = store.get_run(result.run_id).signal
+    return tmp_path / "data", result.run_id, signal
+
+
+@pytest.mark.parametrize(
+    ("key", "label"),
+    [
+        ("raw", "raw confidence"),
+        ("confidence", "raw confidence"),
+        ("platt", "platt, walk-forward, 12 windows"),
+        ("beta", "beta, walk-forward, 12 windows"),
+        ("calibrated_probability", "isotonic, walk-forward, 12 windows"),
+    ],
+)
+def test_key_chooses_the_mapping_and_prints_it(capsys, imported, key, label):
+    data_dir, run_id = imported
+    code, out, _ = run(capsys, "analyze", run_id, "--data-dir", str(data_dir), "--key", key)
+    assert code == 0
+    assert f"key mapping: {label} (" in out.splitlines()[1]
+    assert "Spiegelhalter z" in out and "95 % CI" in out
+
+
+def test_production_key_without_a_production_calibrator_says_how(capsys, imported):
+    data_dir, run_id = imported
+    code, _, err = run(capsys, "sweep", run_id, "--data-dir", str(data_dir), "--key", "production")
+    assert code == 2
+    assert "no production calibrator" in err and "promote" in err
+
+
+def test_production_key_scores_only_after_the_training_window(capsys, fresh):
+    from core.lifecycle.registry import ModelRegistry
+
+    data_dir, run_id, signal = fresh
+    with Store(data_dir) as store:
+        registry = ModelRegistry(store)
+        first = store.trades_frame(run_id).iloc[:600]
+        version = registry.register_calibrator(signal, first, method="platt", run_id=run_id)
+        registry.promote(signal, version.version, to_stage="production", force=True,
+                         reason="test")  # fmt: skip
+    payload = run_json(capsys, "analyze", run_id, "--data-dir", str(data_dir), "--key",
+                       "production")  # fmt: skip
+    assert payload["mapping"]["method"] == "production"
+    assert payload["mapping"]["n_scored"] == N_TRADES - 600
+    assert payload["n_scored"] == N_TRADES - 600
+
+
+def test_sweep_records_a_trial_and_prints_the_dsr_with_what_deflated_it(capsys, fresh):
+    data_dir, run_id, _ = fresh
+    code, out, _ = run(capsys, "sweep", run_id, "--data-dir", str(data_dir), "--windows", "3")
+    assert code == 0
+    assert "key mapping: raw confidence" in out
+    dsr_line = next(line for line in out.splitlines() if line.startswith("deflated Sharpe:"))
+    assert "N 101" in dsr_line and "N_eff" in dsr_line and " V " in dsr_line
+    assert "method" in dsr_line
+    assert any(line.startswith("verdict: ") and "PBO" in line for line in out.splitlines())
+    assert "Threshold stability" in out and "stable region" in out
+    # the same settings again: not a new trial; another objective: 101 more
+    run(capsys, "sweep", run_id, "--data-dir", str(data_dir), "--windows", "3")
+    payload = run_json(capsys, "sweep", run_id, "--data-dir", str(data_dir), "--windows", "3",
+                       "--objective", "win_rate")  # fmt: skip
+    assert payload["ledger_count"] == 202
+    assert payload["dsr"]["n_trials"] == 202 and payload["dsr"]["n_source"] == "ledger"
+    assert payload["deflated"]["n_trials"] == 202
+    stab = payload["stability"]
+    assert stab["low"] <= stab["median"] <= stab["high"]
+    assert stab["stable_low"] <= stab["best_threshold"] <= stab["stable_high"]
+
+
+def test_sweep_guarantee(capsys, fresh):
+    data_dir, run_id, _ = fresh
+    code, out, _ = run(capsys, "sweep", run_id, "--data-dir", str(data_dir), "--windows", "3",
+                       "--guarantee", "0.55", "--delta", "0.2")  # fmt: skip
+    assert code == 0
+    section = out.split("Guaranteed win rate\n-------------------\n", 1)[1]
+    assert "with 80 % confidence the win rate of kept trades is >= 55%" in section
+    assert "out-of-sample check on the later 600 trades" in section
+    payload = run_json(capsys, "sweep", run_id, "--data-dir", str(data_dir), "--windows", "3",
+                       "--guarantee", "0.52")  # fmt: skip
+    g = payload["guarantee"]
+    assert g["target_win_rate"] == 0.52 and g["delta"] == 0.1
+    assert g["threshold"] is not None and g["fit_lower_bound"] >= 0.52
+    assert g["oos_met"] == (g["oos_win_rate"] >= 0.52)
+    # asking too much: no threshold is certified, and the output says so
+    code, out, _ = run(capsys, "sweep", run_id, "--data-dir", str(data_dir), "--windows", "3",
+                       "--guarantee", "0.55")  # fmt: skip
+    assert code == 0 and "no threshold keeps trades winning >= 55 % with 90 % confidence" in out
+
+
+def test_ledger_command_lists_and_resets_with_a_reason(capsys, fresh):
+    data_dir, run_id, signal = fresh
+    run(capsys, "sweep", run_id, "--data-dir", str(data_dir), "--windows", "3")
+    run(capsys, "calibrate", run_id, "--data-dir", str(data_dir), "--key", "platt")
+    payload = run_json(capsys, "ledger", signal, "--data-dir", str(data_dir))
+    assert payload["count"] == 102
+    assert [e["kind"] for e in payload["entries"]] == ["sweep", "calibrator_comparison"]
+    code, _, err = run(capsys, "ledger", signal, "--data-dir", str(data_dir), "--reset")
+    assert code == 2 and "--reason" in err
+    code, out, _ = run(capsys, "ledger", signal, "--data-dir", str(data_dir), "--reset",
+                       "--reason", "new data")  # fmt: skip
+    assert code == 0 and f"signal {signal}: 0 trials" in out and "new data" in out
+    payload = run_json(capsys, "ledger", signal, "--data-dir", str(data_dir), "--all")
+    assert payload["count"] == 0 and len(payload["entries"]) == 2

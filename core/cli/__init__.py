@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "analysis_commands",
     "lifecycle_commands",
     "decision_commands",
+    "ledger_commands",
 )
 
 
