@@ -27,11 +27,16 @@ from core.errors import DriftError, RunNotFoundError, SignalLabError
 from core.learning import LearningEngine, LearningEngineConfig
 from core.store import Store
 from core.store.db import RunInfo
-from core.trades import CONFIDENCE_KEYS
 
 STORE = "store_label"
 RUN = "run_id"
 KEY = "confidence_key"
+#: The slider's value per (run, mapping) and mode, kept outside the widget's key so it
+#: survives a page switch and a Score <-> Top % switch (Streamlit drops unrendered widgets).
+THRESHOLD = "kept_threshold"
+#: Set once the URL's query parameters (run, key) were applied in this session.
+QUERY_APPLIED = "query_params_applied"
+QUERY_THRESHOLD = "query_threshold_pending"
 PENDING_RUN = "pending_run_id"
 LAST_BACKTEST = "last_backtest_run_id"
 UPLOADS = "upload_space"
@@ -259,7 +264,9 @@ def run_backtest_now(config: Any) -> str | None:
 
 def sidebar() -> None:
     """The shared sidebar: the store (read-only, or picked among allowed ones), run, key."""
-    st.session_state.setdefault(KEY, "confidence")
+    key = st.session_state.get(KEY)
+    if key not in dash.KEY_CHOICES:  # first run, or an old session holding a column name
+        st.session_state[KEY] = {"calibrated_probability": "isotonic"}.get(key, "raw")
     allowed = stores()
     if st.session_state.get(STORE) not in allowed:
         st.session_state[STORE] = next(iter(allowed))
@@ -289,7 +296,10 @@ def sidebar() -> None:
         st.stop()
     labels = {r.id: dash.run_label(r) for r in runs}
     pending = st.session_state.pop(PENDING_RUN, None)
-    if pending in labels:
+    linked = _query_run()
+    if linked in labels:
+        st.session_state[RUN] = linked
+    elif pending in labels:
         st.session_state[RUN] = pending
     elif st.session_state.get(RUN) not in labels:
         st.session_state[RUN] = runs[0].id if runs else None
@@ -305,12 +315,82 @@ def sidebar() -> None:
         st.caption("No finished run yet.")
     st.radio(
         "Confidence key",
-        CONFIDENCE_KEYS,
+        dash.KEY_CHOICES,
         key=KEY,
-        format_func=dash.KEY_LABELS.__getitem__,
-        help="The score the analyses read: the model's raw confidence, or its calibrated "
-        "probability when the run has one.",
+        format_func=dash.choice_label,
+        help="The score every page reads: the model's raw confidence; a calibrator fitted "
+        "walk-forward (each window scored by a calibrator fitted on earlier trades only); or "
+        "the signal's production calibrator (the registry's model named after the signal), "
+        "applied only to the trades after its training window.",
     )
+    _write_query_params()
+
+
+# --------------------------------------------------------------------------- links
+
+
+def _query_run() -> str | None:
+    """The run of the URL (``?run=...``), once per session: a shared link selects it."""
+    if st.session_state.get(QUERY_APPLIED):
+        return None
+    st.session_state[QUERY_APPLIED] = True
+    params = st.query_params
+    key = params.get("key")
+    if key in dash.KEY_CHOICES:
+        st.session_state[KEY] = key
+    if "threshold" in params:
+        st.session_state[QUERY_THRESHOLD] = (
+            params.get("run"),
+            params.get("mode", "absolute"),
+            params.get("threshold"),
+        )
+    return params.get("run")
+
+
+def _write_query_params() -> None:
+    """Put the selected run, its signal and the key in the URL (a link reopens the view)."""
+    run = selected_run()
+    wanted = {"key": str(st.session_state.get(KEY, "raw"))}
+    if run is not None:
+        wanted.update(run=run.id, signal=run.signal)
+    for name, value in wanted.items():
+        if st.query_params.get(name) != value:
+            st.query_params[name] = value
+
+
+def link_threshold(mode: str, value: float) -> None:
+    """Put the Thresholds slider's value (and mode) in the URL."""
+    for name, text in (("mode", mode), ("threshold", f"{value:g}")):
+        if st.query_params.get(name) != text:
+            st.query_params[name] = text
+
+
+def _slot(run: RunInfo, token: str) -> dict[str, Any]:
+    held = st.session_state.get(THRESHOLD)
+    if not isinstance(held, dict) or held.get("run") != run.id or held.get("key") != token:
+        held = st.session_state[THRESHOLD] = {"run": run.id, "key": token}
+    return held
+
+
+def threshold_start(run: RunInfo, token: str, mode: str, default: float) -> float:
+    """Where the slider starts: the URL's threshold (once), else the value kept in this
+    session for (run, key, mode), else ``default`` (the kept decision or the
+    walk-forward recommendation)."""
+    held = _slot(run, token)
+    pending = st.session_state.get(QUERY_THRESHOLD)
+    if pending is not None and pending[0] in (None, run.id) and pending[1] == mode:
+        st.session_state.pop(QUERY_THRESHOLD)
+        try:
+            held[mode] = float(pending[2])
+        except (TypeError, ValueError):
+            pass
+    return float(held.get(mode, default))
+
+
+def remember_threshold(run: RunInfo, token: str, mode: str, value: float) -> None:
+    """Keep the slider's value for (run, key, mode) in this session and in the URL."""
+    _slot(run, token)[mode] = float(value)
+    link_threshold(mode, float(value))
 
 
 # --------------------------------------------------------------------------- cached reads
@@ -325,31 +405,75 @@ def load_trades(data_dir: str, run_id: str, n_events: int) -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=8, ttl=_TTL, show_spinner="Preparing the confidence key…")
-def keyed_trades(
-    data_dir: str, run_id: str, n_events: int, key: str
-) -> tuple[pd.DataFrame, str, str | None]:
-    """Trades ready for ``key`` (calibrated out of sample when needed), the key, a note."""
-    return dash.prepare_key(load_trades(data_dir, run_id, n_events), key)
+def keyed_trades(data_dir: str, run_id: str, n_events: int, key: str) -> dash.MappedTrades:
+    """The run's trades with the score of mapping ``key`` (a :func:`mapping_token`, a
+    choice of :data:`core.dashboard.KEY_CHOICES` or a column name alias) and its label."""
+    s = get_engine(data_dir).store
+    return dash.map_key(s, s.get_run(run_id), load_trades(data_dir, run_id, n_events), key)
 
 
-@st.cache_data(max_entries=32, ttl=_TTL, show_spinner=False)
-def resolved_key(data_dir: str, run_id: str, n_events: int, key: str) -> tuple[str, str | None]:
-    """The key :func:`keyed_trades` settles on and its note, without copying the frame."""
-    _, used, note = keyed_trades(data_dir, run_id, n_events, key)
-    return used, note
+def mapping_for(run: RunInfo) -> str:
+    """The cache key of the session's mapping for ``run`` (a production promotion changes it)."""
+    return dash.mapping_token(store(), run.signal, st.session_state.get(KEY) or "raw")
+
+
+def mapped(run: RunInfo, key: str | None = None) -> dash.MappedTrades:
+    """The run's trades under ``key`` (default: the session's mapping)."""
+    return keyed_trades(data_dir(), run.id, run.n_events, key or mapping_for(run))
+
+
+def mapping_caption(
+    run: RunInfo, *, applies: bool = True, scope: str | None = None
+) -> dash.MappedTrades | None:
+    """The one caption every page shows: which mapping produced its numbers.
+
+    ``applies=False``: the page reads the raw confidence whatever the sidebar says
+    (e.g. model versions score the raw confidence themselves). ``scope`` says what
+    the mapping applies to on a page where not every figure depends on it. When the mapping
+    cannot be made (no production calibrator, too few trades) the reason and the
+    fix are shown and None is returned.
+    """
+    if not applies:
+        st.caption(
+            "Scores: raw confidence (this page scores it itself; the sidebar's key "
+            f"— {dash.md_text(dash.choice_label(st.session_state.get(KEY) or 'raw'))} — "
+            "does not apply here)."
+        )
+        return None
+    try:
+        m = mapped(run)
+    except SignalLabError as exc:
+        st.warning(
+            f"Confidence key {dash.md_text(dash.choice_label(st.session_state.get(KEY) or 'raw'))}: "
+            f"{dash.md_text(dash.describe_errors(exc))}",
+            icon=":material/warning:",
+        )
+        return None
+    scored = m.mapping.n_scored
+    st.caption(
+        f"Scores: **{dash.md_text(m.label)}** ({scored:,} of {m.mapping.n_total:,} trades scored"
+        + ("" if scored == m.mapping.n_total else "; the others have no score")
+        + "). "
+        + (f"{scope} " if scope else "")
+        + "Change the confidence key in the sidebar."
+    )
+    return m
 
 
 def key_for(run: RunInfo) -> str:
-    """The confidence key to use for ``run`` (shows a note when it had to be computed)."""
-    key, note = resolved_key(data_dir(), run.id, run.n_events, st.session_state.get(KEY))
-    if note:
-        st.info(note, icon=":material/info:")
-    return key
+    """The score column of the session's mapping for ``run``, with the mapping caption.
+
+    Stops the page (after saying why and how to fix it) when the mapping cannot be made.
+    """
+    m = mapping_caption(run)
+    if m is None:
+        st.stop()
+    return m.column
 
 
 def trades(run: RunInfo, key: str = "confidence") -> pd.DataFrame:
-    """The run's trades, ready for ``key``."""
-    return keyed_trades(data_dir(), run.id, run.n_events, key)[0]
+    """The run's trades, ready for the column ``key`` (calibrated: the session's mapping)."""
+    return mapped(run, "raw" if key == "confidence" else None).trades
 
 
 @st.cache_data(max_entries=16, ttl=_TTL, show_spinner=False)
@@ -360,15 +484,16 @@ def cached_overview(data_dir: str, run_id: str, n_events: int) -> dash.RunOvervi
 
 @st.cache_data(max_entries=8, ttl=_TTL, show_spinner="Preparing the trades…")
 def cached_book(data_dir: str, run_id: str, n_events: int, key: str) -> dash.BookArrays:
-    return dash.book_arrays(keyed_trades(data_dir, run_id, n_events, key)[0], key=key)
+    m = keyed_trades(data_dir, run_id, n_events, key)
+    return dash.book_arrays(m.trades, key=m.column)
 
 
 @st.cache_data(max_entries=8, ttl=_TTL, show_spinner="Computing confidence statistics…")
 def cached_calibration(
     data_dir: str, run_id: str, n_events: int, key: str, n_bins: int, strategy: str
 ) -> dash.CalibrationView:
-    frame = keyed_trades(data_dir, run_id, n_events, key)[0]
-    return dash.calibration_view(frame, key=key, n_bins=n_bins, strategy=strategy)
+    m = keyed_trades(data_dir, run_id, n_events, key)
+    return dash.calibration_view(m.trades, key=m.column, n_bins=n_bins, strategy=strategy)
 
 
 @st.cache_data(max_entries=8, ttl=_TTL, show_spinner="Fitting calibrators walk-forward…")
@@ -396,11 +521,22 @@ def cached_thresholds(
     objective: str,
     min_trades: int,
     cost_bps: float,
+    n_trials: int = 0,
 ) -> dash.ThresholdView:
-    frame = keyed_trades(data_dir, run_id, n_events, key)[0]
+    """``n_trials``: the signal's trial ledger count (keys the cache: a new trial redraws)."""
+    m = keyed_trades(data_dir, run_id, n_events, key)
     return dash.threshold_view(
-        frame, key=key, mode=mode, objective=objective, min_trades=min_trades, cost_bps=cost_bps
-    )
+        m.trades, key=m.column, mode=mode, objective=objective, min_trades=min_trades,
+        cost_bps=cost_bps, n_trials=n_trials,
+    )  # fmt: skip
+
+
+@st.cache_data(max_entries=8, ttl=_TTL, show_spinner="Certifying a threshold…")
+def cached_guarantee(
+    data_dir: str, run_id: str, n_events: int, key: str, target: float, delta: float
+) -> Any:
+    m = keyed_trades(data_dir, run_id, n_events, key)
+    return dash.guarantee_view(m.trades, key=m.column, target_win_rate=target, delta=delta)
 
 
 @st.cache_data(max_entries=8, ttl=_TTL, show_spinner="Comparing windows with the baseline…")
@@ -418,7 +554,7 @@ def cached_drift(
     record = dash.baseline_record(engine, signal)
     if record is None or record.id != baseline_id:
         raise DriftError(f"signal {signal!r} has no baseline #{baseline_id}; set one first")
-    frame = keyed_trades(data_dir, run_id, n_events, record.key)[0]
+    frame = keyed_trades(data_dir, run_id, n_events, record.key).trades
     return dash.drift_timeline(
         frame,
         record,

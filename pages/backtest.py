@@ -144,6 +144,7 @@ if last:
     if run is not None:
         st.divider()
         st.subheader(f"Result: {dash.md_text(dash.run_label(run))}")
+        ui.mapping_caption(run, applies=False)
         with ui.shown_errors():
             overview = ui.cached_overview(ui.data_dir(), run.id, run.n_events)
             ui.headline(overview.metrics)

@@ -10,8 +10,11 @@ ui.frame()
 st.title("Calibration")
 run = ui.require_run()
 st.caption(dash.md_text(dash.run_label(run)))
-key = ui.key_for(run)
-label = dash.KEY_LABELS[key]
+mapped = ui.mapping_caption(run)
+if mapped is None:
+    st.stop()
+key = ui.mapping_for(run)  # the mapping's cache key
+label = "raw confidence" if mapped.column == "confidence" else "calibrated probability"
 
 with st.sidebar.expander("Calibration settings"):
     n_bins = st.slider(
@@ -33,7 +36,7 @@ if view is None:
 a = view.analysis
 
 # --- Is the score informative? ---------------------------------------------------------
-st.subheader(f"Is the {label.lower()} informative?")
+st.subheader(f"Is the {label} informative?")
 s = a.summary
 cols = st.columns(7)
 cols[0].metric("Trades scored", f"{s.count:,}")
@@ -46,7 +49,7 @@ cols[6].metric("At 0 or 1", f"{s.share_zero + s.share_one:.1%}")
 
 st.markdown("**Correlation with the outcome** (95 % intervals, Fisher's z)")
 st.dataframe(
-    a.correlations.to_frame(),
+    dash.readable_p_values(a.correlations.to_frame()),
     hide_index=True,
     width="stretch",
     column_order=["target", "method", "estimate", "ci_low", "ci_high", "p_value", "n"],
@@ -56,7 +59,7 @@ st.dataframe(
         "estimate": st.column_config.NumberColumn("Coefficient", format="%.3f"),
         "ci_low": st.column_config.NumberColumn("CI low", format="%.3f"),
         "ci_high": st.column_config.NumberColumn("CI high", format="%.3f"),
-        "p_value": st.column_config.NumberColumn("p-value", format="%.3g"),
+        "p_value": st.column_config.TextColumn("p-value"),
         "n": st.column_config.NumberColumn("Trades", format="%d"),
     },
 )
@@ -78,22 +81,32 @@ m = a.calibration
 ece_ci = None
 if m.ece_low is not None and m.ece_high is not None:
     ece_ci = f"95 % CI {m.ece_low:.3f} – {m.ece_high:.3f}"
-cols = st.columns(4)
+cols = st.columns(5)
 cols[0].metric(
     "ECE",
     f"{m.ece:.3f}",
     help="Expected calibration error: |observed win rate − predicted| per bin, weighted by trades.",
 )
-cols[1].metric("MCE", f"{m.mce:.3f}", help="Maximum calibration error over the bins.")
+cols[1].metric(
+    "MCE", f"{m.mce:.3f}", help="Maximum calibration error over the bins of ≥ 10 trades."
+)
 cols[2].metric(
+    "Spiegelhalter z",
+    dash.fmt_number(m.spiegelhalter_z),
+    help="Spiegelhalter's test of calibration (z, two-sided p): is the Brier score what "
+    "perfect calibration would give?",
+)
+cols[3].metric(
     "Brier score",
     f"{m.brier:.3f}",
     help="Mean squared error of the probability; 0.25 is a coin flip.",
 )
-cols[3].metric("Log loss", f"{m.log_loss:.3f}", help="Mean negative log-likelihood (natural log).")
+cols[4].metric("Log loss", f"{m.log_loss:.3f}", help="Mean negative log-likelihood (natural log).")
 st.caption(
-    (f"ECE {ece_ci} (bootstrap); " if ece_ci else "")
-    + f"base win rate {m.base_rate:.1%} over {m.n:,} trades."
+    f"ECE {m.ece:.3f}, "
+    + (f"{ece_ci} (bootstrap)" if ece_ci else "no interval (too few trades to bootstrap)")
+    + f"; Spiegelhalter z {dash.fmt_number(m.spiegelhalter_z)}, p "
+    f"{dash.format_p_value(m.spiegelhalter_p)}; base win rate {m.base_rate:.1%} over {m.n:,} trades."
 )
 st.plotly_chart(view.reliability, key="reliability_chart")
 st.plotly_chart(view.over_time, key="over_time_chart")
@@ -117,6 +130,10 @@ with st.form("calibrators"):
     fitted = st.form_submit_button("Fit walk-forward", type="primary", key="cal_fit_submit")
 if fitted:
     st.session_state["cal_fit"] = (tuple(methods), int(n_windows), int(min_train))
+    with ui.shown_errors("The comparison was not recorded in the trial ledger: "):
+        dash.record_comparison_trial(
+            ui.store(), run, methods=tuple(methods), n_windows=int(n_windows)
+        )
 params = st.session_state.get("cal_fit")
 if params:
     with ui.shown_errors():
@@ -250,6 +267,6 @@ with ui.shown_errors():
         verdict = "outside the forecast: drift" if check.drift else "within the forecast"
         st.caption(
             f"Realised {check.realised_win_rate:.1%} ({check.realised_wins} wins), "
-            f"p = {check.p_value:.3g}: {verdict}."
+            f"p = {dash.format_p_value(check.p_value)}: {verdict}."
         )
     st.caption(dash.md_text(book.note))

@@ -17,6 +17,8 @@ engine = ui.engine()
 run = ui.selected_run()
 if run is None:
     ui.empty_store()
+else:
+    ui.mapping_caption(run, applies=False)
 
 registry, compare, jobs = st.tabs(["Registry", "Compare versions", "Training jobs"])
 

@@ -25,6 +25,30 @@ if run is None:
     )
 else:
     st.subheader(dash.md_text(dash.run_label(run)))
+    ui.mapping_caption(
+        run,
+        scope="It drives the Calibration, Thresholds, Drift and Reports pages; the figures "
+        "below are the run's own (at the threshold it was run with).",
+    )
+    with ui.shown_errors():
+        decision = dash.current_decision(store, run.signal)
+        if decision is None:
+            st.info(
+                f"No threshold is kept for signal {dash.md_text(run.signal)} yet: choose one on "
+                "the **Thresholds** page and press **Keep threshold**.",
+                icon=":material/flag:",
+            )
+        else:
+            unit = "score" if decision.mode == "absolute" else "% of trades kept"
+            dsr = "—" if decision.dsr is None else f"{decision.dsr:.1%}"
+            pbo = "—" if decision.pbo is None else f"{decision.pbo:.0%}"
+            st.success(
+                f"**Kept threshold for signal {dash.md_text(run.signal)}: {decision.threshold:g}** "
+                f"({unit}, on {dash.md_text(decision.key)}) · DSR {dsr} · PBO {pbo} · "
+                f"{decision.ledger_count} trials counted · "
+                f"{decision.recorded_at:%Y-%m-%d %H:%M} UTC — {dash.md_text(decision.reason)}",
+                icon=":material/flag:",
+            )
     with ui.shown_errors():
         overview = ui.cached_overview(ui.data_dir(), run.id, run.n_events)
         period = (

@@ -31,7 +31,10 @@ st.markdown(
     "out-of-sample judgement, PSR, DSR and PBO, and the run's config and data fingerprint. It is "
     "kept until the run changes, so a second download is immediate."
 )
-key = st.session_state.get(ui.KEY, "confidence")
+mapped = ui.mapping_caption(run, scope="The reports state it.")
+if mapped is None:
+    st.stop()
+key = ui.mapping_for(run)  # the mapping's cache key, also the report's key
 store = ui.store()
 files = report_files()
 
@@ -59,6 +62,6 @@ for col, (fmt, (label, suffix, mime)) in zip(cols, dash.REPORT_FILES.items(), st
         if files.ready(store, run.id, fmt, key=key, n_events=run.n_events):
             st.caption("Ready: built for this run already.")
 st.caption(
-    f"Confidence key: {dash.KEY_LABELS.get(key, key).lower()} (change it in the sidebar). "
-    "The first report of a large run takes a few seconds; the other formats reuse its analysis."
+    "The first report of a large run takes a few seconds; the other formats reuse its analysis. "
+    "Its verdict deflates the Sharpe ratio by every trial in the signal's ledger."
 )

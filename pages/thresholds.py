@@ -47,27 +47,58 @@ def equity_spec(
     return slider_figures.equity_template(dash.filtered_book(book, threshold=0.0))
 
 
+def slider_default(
+    run: RunInfo, mapped: dash.MappedTrades, mode: str, view: dash.ThresholdView
+) -> tuple[float, str]:
+    """Where the slider starts (before this session moved it) and why.
+
+    The signal's kept decision when it was made on this mapping and mode; otherwise the
+    walk-forward recommendation (the median of the windows' choices), not the in-sample
+    optimum.
+    """
+    decision = dash.current_decision(ui.store(), run.signal)
+    if decision is not None and decision.key == mapped.label and decision.mode == mode:
+        return decision.threshold, "the threshold kept for this signal"
+    return view.recommended, "the walk-forward recommendation (median of the windows' choices)"
+
+
 @st.fragment
 def live_threshold(
     run: RunInfo,
     key: str,
+    mapped: dash.MappedTrades,
     mode: str,
     options: tuple[str, int, float],
     view: dash.ThresholdView,
     book: dash.BookArrays,
 ) -> None:
-    """The slider and what it drives; reruns alone when one of its widgets changes."""
+    """The slider and what it drives; reruns alone when one of its widgets changes.
+
+    The slider's value lives in session state outside its widget key
+    (:func:`pages._shared.remember_threshold`), so it survives a page switch and a
+    Score <-> Top % switch, and in the URL.
+    """
     objective, min_trades, cost_bps = options
-    choice = view.analysis.choice
+    default, why = slider_default(run, mapped, mode, view)
+    start = ui.threshold_start(run, key, mode, default)
+    widget = f"thr_slider_{mode}"
+    owner = (run.id, key, mode)
+    if st.session_state.get("thr_slider_owner") != owner or widget not in st.session_state:
+        st.session_state[widget] = (
+            min(max(round(start, 2), 0.0), 1.0) if mode == "absolute"
+            else int(min(max(round(start), 1), 100))
+        )  # fmt: skip
+        st.session_state["thr_slider_owner"] = owner
     if mode == "absolute":
-        threshold = st.slider(
-            "Threshold",
-            0.0,
-            1.0,
-            float(round(choice.threshold, 2)),
-            step=0.01,
-            key="thr_slider_absolute",
-            help="Keep the trades whose score is at least this.",
+        threshold = float(
+            st.slider(
+                "Threshold",
+                0.0,
+                1.0,
+                step=0.01,
+                key=widget,
+                help="Keep the trades whose score is at least this.",
+            )
         )
     else:
         threshold = float(
@@ -75,12 +106,13 @@ def live_threshold(
                 "Threshold",
                 1,
                 100,
-                round(choice.threshold),
                 step=1,
-                key="thr_slider_percentile",
+                key=widget,
                 help="Keep this percentage of trades, the highest scores first.",
             )
         )
+    ui.remember_threshold(run, key, mode, threshold)
+    st.caption(f"Started at {default:g}: {why}.")
 
     with ui.shown_errors():
         filtered = dash.filtered_book(book, threshold=threshold, mode=mode)
@@ -118,6 +150,33 @@ def live_threshold(
             )
         ui.show_metrics(filtered.metrics)
 
+    st.subheader("Keep this threshold")
+    decision = dash.current_decision(ui.store(), run.signal)
+    if decision is not None:
+        st.caption(
+            f"Kept for signal {dash.md_text(run.signal)}: **{decision.threshold:g}** "
+            f"({'score' if decision.mode == 'absolute' else '% of trades'}) on "
+            f"{dash.md_text(decision.key)}, {decision.recorded_at:%Y-%m-%d %H:%M} UTC — "
+            f"{dash.md_text(decision.reason)}"
+        )
+    reason = st.text_input(
+        "Why this threshold?",
+        key="thr_keep_reason",
+        placeholder="e.g. inside the stable region; DSR and PBO accepted",
+    )
+    if st.button(f"Keep threshold {threshold:g}", key="thr_keep"):
+        with ui.shown_errors("Cannot keep the threshold: "):
+            figures = {k: dash.metric_value(v) for k, v in filtered.metrics["filtered"].items()}
+            kept = dash.keep_threshold(
+                ui.store(), run, view, mapping_label=mapped.label, mode=mode,
+                threshold=threshold, in_sample=figures, reason=reason,
+            )  # fmt: skip
+            st.success(
+                f"Kept threshold **{kept.threshold:g}** for signal {dash.md_text(kept.signal)} "
+                f"({dash.md_text(kept.key)}; {kept.ledger_count} trials in the ledger).",
+                icon=":material/check:",
+            )
+
     st.subheader("Apply the threshold")
     if run.kind != "backtest":
         st.caption(
@@ -126,13 +185,21 @@ def live_threshold(
         )
     elif mode != "absolute":
         st.caption("Switch to a score threshold to re-run the backtest with it.")
+    elif mapped.column != "confidence":
+        st.caption(
+            "A backtest thresholds its own raw confidence: choose raw confidence as the key "
+            "to re-run it at a threshold."
+        )
     else:
         st.caption(
             f"Re-run this backtest with threshold {threshold:.2f}; the new run is selected when it finishes."
         )
         if st.button(f"Apply threshold {threshold:.2f} and rerun", type="primary", key="thr_apply"):
             with ui.shown_errors("Cannot re-run: "):
-                config = dash.rerun_config(run, threshold=float(threshold), confidence_key=key)
+                config = dash.rerun_config(
+                    run, threshold=float(threshold), confidence_key=mapped.column
+                )
+                dash.record_rerun_trial(ui.store(), run, key=mapped.label, threshold=threshold)
                 if ui.run_backtest_now(config) is not None:
                     st.rerun()
 
@@ -142,7 +209,10 @@ ui.frame()
 st.title("Thresholds")
 run = ui.require_run()
 st.caption(dash.md_text(dash.run_label(run)))
-key = ui.key_for(run)
+mapped = ui.mapping_caption(run)
+if mapped is None:
+    st.stop()
+key = ui.mapping_for(run)  # the mapping's cache key: every cached result depends on it
 
 c1, c2, c3, c4 = st.columns(4)
 mode = c1.radio(
@@ -175,8 +245,14 @@ cost_bps = float(
 
 view = None
 with ui.shown_errors():
+    # The sweep is a trial of the signal: recorded once per distinct setting, and the
+    # DSR below counts every trial in the signal's ledger.
+    n_ledger = dash.record_sweep_trial(
+        ui.store(), run, key=mapped.label, mode=mode, objective=objective,
+        min_trades=min_trades, cost_bps=cost_bps,
+    )  # fmt: skip
     view = ui.cached_thresholds(
-        ui.data_dir(), run.id, run.n_events, key, mode, objective, min_trades, cost_bps
+        ui.data_dir(), run.id, run.n_events, key, mode, objective, min_trades, cost_bps, n_ledger
     )
     book = ui.cached_book(ui.data_dir(), run.id, run.n_events, key)
 if view is None:
@@ -184,7 +260,7 @@ if view is None:
 analysis = view.analysis
 choice = analysis.choice
 
-live_threshold(run, key, mode, (objective, min_trades, cost_bps), view, book)
+live_threshold(run, key, mapped, mode, (objective, min_trades, cost_bps), view, book)
 
 
 st.subheader("Chosen in sample, judged out of sample")
@@ -234,11 +310,139 @@ g3.metric(
     help="Probability of backtest overfitting by combinatorially symmetric cross-validation "
     "(Bailey et al. 2017): how often the in-sample best threshold ranks below the median out of sample.",
 )
+summary = view.dsr()
+st.markdown(f"**{dash.md_text(view.dsr_text())}**")
 if dsr is not None:
     st.caption(
         f"Observed Sharpe / trade {dsr.sr:.3f} against {dsr.sr_star:.3f} expected from the best of "
-        f"{dsr.n_trials} trials by luck: "
-        + ("significant at 5 %." if dsr.significant else "not significant at 5 %.")
+        f"N = {dsr.n_trials} trials by luck "
+        + (
+            f"(the signal's trial ledger: {summary['ledger_count']} trials since its last reset; "
+            f"this sweep tried {summary['n_thresholds']} thresholds)"
+            if summary["n_source"] == "ledger"
+            else f"(the {summary['n_thresholds']} thresholds of this sweep; the ledger holds "
+            f"{summary['ledger_count'] or 0})"
+        )
+        + ". N_eff is the effective number of independent trials, V the variance of their Sharpe "
+        "ratios under no skill."
     )
 for note in analysis.notes:
     st.caption(f"Note: {note}")
+
+# --- Stability -------------------------------------------------------------------------------
+st.subheader("How stable is the choice?")
+stab = view.stability
+if stab is None:
+    st.caption(f"Not available: {dash.md_text(view.stability_note or 'no walk-forward')}.")
+else:
+    s1, s2, s3, s4 = st.columns(4)
+    s1.metric(
+        "Windows' choices",
+        f"{stab.low:g} – {stab.high:g}",
+        help="Range of the threshold each walk-forward window chose on its earlier trades.",
+    )
+    s2.metric("Median choice", f"{stab.median:g}")
+    s3.metric(
+        "Median, out of sample",
+        "—" if stab.median_oos["trades"] == 0 else f"{stab.median_oos['sharpe']:.3f}",
+        help="Sharpe / trade of the median choice on every test trade (pooled).",
+    )
+    s4.metric("Stable region", f"{stab.stable_low:g} – {stab.stable_high:g}")
+    inside = "inside" if stab.median_in_stable_region else "outside"
+    st.caption(
+        f"Stable region: the thresholds whose out-of-sample "
+        f"{dash.OBJECTIVE_LABELS[objective].lower()} (on the {stab.n_oos_trades:,} pooled test "
+        f"trades) lies within the {stab.level:.0%} bootstrap band of the best "
+        f"({stab.best_threshold:g}: {stab.best_value:.3f}, band {stab.band_low:.3f} – "
+        f"{stab.band_high:.3f}). The median choice keeps {stab.median_oos['trades']:,.0f} test "
+        f"trades at win rate {stab.median_oos['win_rate']:.1%} and lies {inside} the stable region."
+    )
+    st.dataframe(view.stability_table(), hide_index=True, key="thr_stability_table")
+
+# --- A threshold with a guaranteed win rate ------------------------------------------------
+st.subheader("A threshold with a guaranteed win rate")
+st.caption(
+    "Learn then Test on the first half of the trades (Clopper-Pearson bound, corrected for "
+    "serially dependent outcomes), checked on the second half."
+)
+gc1, gc2 = st.columns(2)
+target = float(gc1.number_input("Target win rate", 0.01, 0.99, 0.55, step=0.01, key="thr_target"))
+delta = float(gc2.number_input("δ (1 − confidence)", 0.01, 0.5, 0.1, step=0.01, key="thr_delta"))
+with ui.shown_errors("No guarantee: "):
+    g = ui.cached_guarantee(ui.data_dir(), run.id, run.n_events, key, target, delta)
+    conf = f"{(1 - g.delta) * 100:g} %"
+    if g.threshold is None:
+        st.warning(dash.md_text(g.statement), icon=":material/warning:")
+    else:
+        st.markdown(
+            f"**Keep trades above {g.threshold:g}; with {conf} confidence the win rate of kept "
+            f"trades is ≥ {g.target_win_rate:.0%}.** Fitted on {g.fit_trades:,} trades (to "
+            f"{g.fit_end:%Y-%m-%d}): {g.fit_kept:,} kept, win rate {g.fit_win_rate:.1%}, lower "
+            f"bound {g.fit_lower_bound:.1%}."
+        )
+    check = (
+        "no test trade is kept"
+        if g.oos_met is None
+        else f"{g.oos_kept:,} kept, win rate {g.oos_win_rate:.1%}: "
+        + ("target met" if g.oos_met else "target missed")
+    )
+    st.caption(f"Out-of-sample check on the later {g.test_trades:,} trades: {check}.")
+
+# --- Bet sizing ------------------------------------------------------------------------------
+st.subheader("How much to bet?")
+st.caption(
+    "Sizing rules side by side, every figure out of sample: fixed size, the best fixed "
+    "threshold, Kelly and López de Prado's size from a calibrated probability (fitted "
+    "walk-forward on earlier trades, from the raw confidence)."
+)
+with st.form("thr_sizing"):
+    z1, z2, z3 = st.columns(3)
+    kelly = z1.number_input("Kelly fraction", 0.05, 1.0, 0.5, step=0.05, key="thr_kelly")
+    cap = z2.number_input("Size cap", 0.1, 5.0, 1.0, step=0.1, key="thr_cap")
+    size_cost = z3.number_input(
+        "Cost (bps / round trip)", 0.0, 500.0, 0.0, step=1.0, key="thr_size_cost"
+    )
+    sized = st.form_submit_button("Size bets", key="thr_size_submit")
+if sized:
+    st.session_state["thr_sizing_params"] = (float(kelly), float(cap), float(size_cost))
+sizing_params = st.session_state.get("thr_sizing_params")
+if sizing_params:
+    with ui.shown_errors("Cannot size bets: "):
+        sizing = ui.cached_sizing(ui.data_dir(), run.id, run.n_events, *sizing_params)
+        st.markdown("**Sizing rules, out of sample** (values with their bootstrap bands)")
+        st.dataframe(
+            sizing.result.table.reset_index(),
+            hide_index=True,
+            width="stretch",
+            key="thr_sizing_table",
+        )
+        for i, fig in enumerate(sizing.figures):
+            st.plotly_chart(fig, key=f"thr_sizing_chart_{i}")
+        st.caption(dash.md_text(sizing.note))
+
+# --- The trial ledger ------------------------------------------------------------------------
+with st.expander(f"Trial ledger of {dash.md_text(run.signal)}: {view.ledger_count or 0} trials"):
+    with ui.shown_errors():
+        ledger = dash.ledger_view(ui.store(), run.signal)
+        since = (
+            f" since the reset of {ledger.reset_at:%Y-%m-%d %H:%M} UTC "
+            f"({dash.md_text(ledger.reset_reason or '')})"
+            if ledger.reset_at is not None
+            else ""
+        )
+        st.markdown(
+            f"**{ledger.count} trials** on signal {dash.md_text(ledger.signal)}{since}. Every "
+            "sweep, rerun and calibrator comparison counts; the DSR above deflates by them all."
+        )
+        st.dataframe(ledger.entries, hide_index=True, width="stretch", key="thr_ledger_table")
+    with st.form("thr_ledger_reset"):
+        reset_reason = st.text_input(
+            "Reason for a reset (required)",
+            key="thr_ledger_reason",
+            placeholder="e.g. new, unseen data from 2026-01",
+        )
+        reset = st.form_submit_button("Reset the count", key="thr_ledger_reset_submit")
+    if reset:
+        with ui.shown_errors("Cannot reset the ledger: "):
+            dash.reset_ledger(ui.store(), run.signal, reason=reset_reason)
+            st.success("The ledger starts again from zero.", icon=":material/check:")

@@ -172,9 +172,10 @@ def test_switching_the_confidence_key_switches_the_analysis(monkeypatch, recorde
     at = _open(_app(monkeypatch, recorded["dir"]), "calibration", recorded["import"])
     raw = _chart_titles(at)
     ece_raw = _metric(at, "ECE")
-    at.sidebar.radio(key="confidence_key").set_value("calibrated_probability").run()
+    assert "raw confidence" in _texts(at)
+    at.sidebar.radio(key="confidence_key").set_value("isotonic").run()
     assert not at.exception and not at.error
-    assert "computed out of sample" in _texts(at)
+    assert "isotonic, walk-forward, 12 windows" in _texts(at).replace("\\", "")
     assert _chart_titles(at) != raw
     assert _metric(at, "ECE") != ece_raw
 
@@ -219,7 +220,13 @@ def test_drift_baseline_then_windows_then_alerts(monkeypatch, recorded):
 
 def test_events_page_pages_through_events_and_previews_an_import(monkeypatch, recorded, tmp_path):
     at = _open(_app(monkeypatch, recorded["dir"]), "events", recorded["import"])
-    assert "6,000 matching event(s)" in _texts(at)
+    # 3,000 signals and 3,000 outcomes, and the trials other tests recorded on this run
+    with Store(recorded["dir"]) as store:
+        n = store.count_events(run_id=recorded["import"])
+        trials = store.count_events(run_id=recorded["import"], event_type="TRIAL_RECORDED")
+        kept = store.count_events(run_id=recorded["import"], event_type="THRESHOLD_SELECTED")
+    assert n == 6000 + trials + kept
+    assert f"{n:,} matching event(s)" in _texts(at)
     at.selectbox(key="ev_type").set_value("SIGNAL_ACCURACY").run()
     assert "3,000 matching event(s)" in _texts(at)
     bad = synthetic_signal_log(20, seed=9)

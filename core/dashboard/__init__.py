@@ -22,6 +22,7 @@ module                      holds
 :mod:`.models`              the Models page: versions, evaluations, stages, jobs
 :mod:`.events`              the Events page, imports of signal logs, a synthetic log
 :mod:`.reports`             the Reports page: report files in memory
+(``core.reports.keys``)     the score mapping the sidebar chooses (:func:`map_key`)
 :mod:`._common`             what several modules share (threshold mode, error text)
 ==========================  ===========================================================
 
@@ -46,17 +47,6 @@ from core.dashboard.calibration import (
     bin_table_display,
     calibration_view,
     compare_calibrators,
-)
-from core.decisions import (
-    SEGMENTS,
-    DecisionView,
-    available_segments,
-    decay_view,
-    open_book_view,
-    out_of_sample_probability,
-    segment_view,
-    sizing_view,
-    version_view,
 )
 from core.dashboard.drift import (
     DriftThresholds,
@@ -89,6 +79,9 @@ from core.dashboard.labels import (
     OBJECTIVE_LABELS,
     STAGE_LABELS,
     SWEEP_METRICS,
+    fmt_number,
+    format_p_value,
+    readable_p_values,
 )
 from core.dashboard.models import (
     VersionDetail,
@@ -128,13 +121,47 @@ from core.dashboard.slider import (
     equity_figure,
     filtered_book,
 )
-from core.dashboard.thresholds import OBJECTIVES, ThresholdView, sweep_figure, threshold_view
+from core.dashboard.thresholds import (
+    OBJECTIVES,
+    LedgerView,
+    ThresholdView,
+    current_decision,
+    guarantee_view,
+    keep_threshold,
+    ledger_view,
+    record_comparison_trial,
+    record_rerun_trial,
+    record_sweep_trial,
+    reset_ledger,
+    sweep_figure,
+    threshold_view,
+)
+from core.decisions import (
+    SEGMENTS,
+    DecisionView,
+    available_segments,
+    decay_view,
+    open_book_view,
+    out_of_sample_probability,
+    segment_view,
+    sizing_view,
+    version_view,
+)
+from core.reports.keys import (
+    KEY_CHOICES,
+    MappedTrades,
+    choice_label,
+    map_key,
+    mapping_token,
+    normalize_choice,
+)
 
 __all__ = [
     "BIN_TABLE_FORMATS",
     "BOOK_NAMES",
     "CALIBRATION_METHODS",
     "DEFAULT_GATE_TEXT",
+    "KEY_CHOICES",
     "KEY_LABELS",
     "METRIC_LABELS",
     "OBJECTIVES",
@@ -151,6 +178,8 @@ __all__ = [
     "DriftTimeline",
     "FilteredBook",
     "ImportPreview",
+    "LedgerView",
+    "MappedTrades",
     "Mode",
     "RunOverview",
     "ServerSettings",
@@ -169,7 +198,9 @@ __all__ = [
     "calibration_view",
     "change_stage",
     "check_window",
+    "choice_label",
     "compare_calibrators",
+    "current_decision",
     "decay_view",
     "default_window",
     "describe_baseline",
@@ -182,20 +213,33 @@ __all__ = [
     "events_csv",
     "events_page",
     "filtered_book",
+    "fmt_number",
+    "format_p_value",
+    "guarantee_view",
     "import_upload",
     "jobs_table",
+    "keep_threshold",
+    "ledger_view",
+    "map_key",
+    "mapping_token",
     "md_text",
     "metric_value",
     "metrics_table",
     "models_table",
+    "normalize_choice",
     "open_book_view",
     "out_of_sample_probability",
     "overall_progress",
     "prepare_key",
     "preview_upload",
+    "readable_p_values",
+    "record_comparison_trial",
+    "record_rerun_trial",
+    "record_sweep_trial",
     "register_calibrator",
     "report_bytes",
     "rerun_config",
+    "reset_ledger",
     "run_and_report",
     "run_label",
     "run_overview",

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
+import pandas as pd
+
 from core import figures
+from core.analytics.stats import format_p_value
 from core.lifecycle.gates import DEFAULT_GATES
 
 __all__ = [
@@ -13,6 +19,9 @@ __all__ = [
     "OBJECTIVE_LABELS",
     "STAGE_LABELS",
     "SWEEP_METRICS",
+    "fmt_number",
+    "format_p_value",
+    "readable_p_values",
 ]
 
 
@@ -82,3 +91,22 @@ SWEEP_METRICS: dict[str, str] = {name: m.label for name, m in figures.SWEEP_METR
 
 #: Default promotion gates, as text (one per line).
 DEFAULT_GATE_TEXT = "\n".join(str(g) for g in DEFAULT_GATES)
+
+
+def fmt_number(value: Any, fmt: str = "{:.2f}") -> str:
+    """``value`` formatted, or ``"—"`` when it is None or not finite."""
+    if value is None or not isinstance(value, int | float) or not math.isfinite(float(value)):
+        return "—"
+    return fmt.format(value)
+
+
+def readable_p_values(
+    frame: pd.DataFrame, *, columns: tuple[str, ...] = ("p_value",)
+) -> pd.DataFrame:
+    """A copy of ``frame`` with its p-value columns as text (:func:`format_p_value`:
+    ``"< 1e-16"`` below the floor, never ``"0"``)."""
+    out = frame.copy()
+    for col in columns:
+        if col in out:
+            out[col] = [format_p_value(p) for p in out[col]]
+    return out
