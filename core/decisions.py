@@ -8,6 +8,7 @@ earlier trades (the analytics modules say how); nothing here computes a metric i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from core.analytics.segments import calibration_by_segment
 from core.analytics.sizing import walk_forward_sizing
 from core.analytics.walkforward import walk_forward_calibrate
 from core.backtest import BacktestConfig
+from core.data import load_market_data
 from core.errors import ConfigError, InsufficientDataError
 from core.figures import decisions as charts
 from core.learning import LearningEngine
@@ -162,18 +164,30 @@ def segment_view(
     return DecisionView(result, (charts.segment_reliability(result),), note)
 
 
-def decay_view(run: RunInfo, trades: pd.DataFrame, *, seed: int = 0) -> DecisionView:
-    """Rank IC and win-rate spread of the confidence at horizons 1–20 days (a backtest's prices)."""
-    if run.kind != "backtest":
+def decay_view(
+    run: RunInfo, trades: pd.DataFrame, *, prices: str | Path | None = None, seed: int = 0
+) -> DecisionView:
+    """Rank IC and win-rate spread of the confidence at horizons 1–20 days.
+
+    A backtest uses the market it ran on; an imported log needs ``prices``: a CSV or
+    Parquet file (or folder) of daily bars of its symbols, read like a backtest's own
+    prices (:func:`core.data.load_market_data`).
+    """
+    if prices is not None:
+        path = Path(prices)
+        kind = "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"
+        market = load_market_data(kind, path=path)
+    elif run.kind == "backtest":
+        known = set(BacktestConfig.__dataclass_fields__)
+        config = BacktestConfig.from_dict({k: v for k, v in run.config.items() if k in known})
+        market = config.load_data()
+    else:
         raise ConfigError(
-            f"run {run.id} is an imported log; signal decay needs the market's prices - "
-            "compute it from Python with core.analytics.decay.signal_decay(trades, prices)"
+            f"run {run.id} is an imported log; signal decay needs the market's prices - pass "
+            "the daily bars of its symbols (CLI: signal-lab decay RUN_ID --prices FILE)"
         )
-    known = set(BacktestConfig.__dataclass_fields__)
-    config = BacktestConfig.from_dict({k: v for k, v in run.config.items() if k in known})
-    prices = config.load_data()
-    result = signal_decay(trades, prices, key="confidence", seed=seed)
-    note = f"forward returns from each signal's close on {prices.source} prices; seeded bootstrap"
+    result = signal_decay(trades, market, key="confidence", seed=seed)
+    note = f"forward returns from each signal's close on {market.source} prices; seeded bootstrap"
     return DecisionView(result, (charts.decay_chart(result),), note)
 
 

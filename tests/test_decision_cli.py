@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from core.analytics.sizing import walk_forward_sizing
@@ -90,6 +91,40 @@ def test_decay_of_an_imported_log_says_what_it_needs(tmp_path, capsys):
     )[0]["id"]
     assert main(["decay", run_id, *d]) == 2
     assert "needs the market's prices" in capsys.readouterr().err
+
+
+def test_decay_of_an_imported_log_from_the_users_price_file(tmp_path, capsys):
+    """The same signals on the sample's own prices, written as a user's CSV of daily bars."""
+    from core.data import load_market_data
+
+    market = load_market_data(
+        "sample", symbols=("AAPL", "MSFT"), start="2004-01-01", end="2008-12-31"
+    )
+    bars = market.to_long()
+    prices = tmp_path / "bars.csv"
+    bars.to_csv(prices, index=False)
+    result = run_backtest(
+        BacktestConfig(symbols=("AAPL", "MSFT"), start="2004-01-01", end="2008-12-31",
+                       data_dir=str(tmp_path / "bt"))
+    )  # fmt: skip
+    log = tmp_path / "log.csv"
+    trades = result.trades
+    pd.DataFrame(
+        {
+            "timestamp": trades["entry_time"], "symbol": trades["symbol"],
+            "side": trades["side"], "confidence": trades["confidence"],
+            "return_pct": trades["return_pct"],
+        }
+    ).to_csv(log, index=False)  # fmt: skip
+    d = ["--data-dir", str(tmp_path / "data")]
+    assert main(["import", str(log), *d]) == 0
+    capsys.readouterr()
+    assert main(["runs", "--json", *d]) == 0
+    run_id = json.loads(capsys.readouterr().out)[0]["id"]
+    imported = _json(capsys, "decay", run_id, "--prices", str(prices), *d)
+    backtest = _json(capsys, "decay", result.run_id, "--data-dir", str(tmp_path / "bt"))
+    for h in ("1", "5", "20"):  # the same signals on the same prices: the same curve
+        assert imported["table"][h]["ic"] == pytest.approx(backtest["table"][h]["ic"], abs=1e-9)
 
 
 def test_open_book_of_imported_open_signals(tmp_path, capsys):

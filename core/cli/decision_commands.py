@@ -70,6 +70,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "decay", help="how long the edge lasts: the confidence's information at 1-20 days",
     )  # fmt: skip
     _run_argument(p)
+    p.add_argument(
+        "--prices", default=None,
+        help="daily bars (CSV/Parquet file or folder) of an imported log's symbols",
+    )  # fmt: skip
     p.add_argument("--seed", type=int, default=0)
     add_common_options(p).set_defaults(handler=_decay)
 
@@ -123,7 +127,7 @@ def _decay(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         run = store.get_run(args.run_id)
         trades = store.trades_frame(run.id)
-    view = decay_view(run, trades, seed=args.seed)
+    view = decay_view(run, trades, prices=args.prices, seed=args.seed)
     cols = ["n", "ic", "ic_low", "ic_high", "spread", "spread_low", "spread_high"]
     table = view.result.table
     emit(args, view, f"{_fmt(table[[c for c in cols if c in table]])}\n{view.note}")
