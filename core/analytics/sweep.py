@@ -452,20 +452,20 @@ def _reverse_accumulate(x: np.ndarray, ufunc: np.ufunc, empty: float) -> np.ndar
     return out
 
 
-def _bin_sums(b: np.ndarray, n_bins: int, ret: np.ndarray, centre: float) -> tuple[np.ndarray, ...]:
+def _bin_sums(
+    b: np.ndarray, n_bins: int, ret: np.ndarray, centre: float, *, extremes: bool = True
+) -> tuple[np.ndarray, ...]:
     """Per-bin count, wins, sum, centred sum and sum of squares, gains, losses, min, max.
 
     One pass of ``np.bincount`` each (counts and wins share one, gains and
-    losses another: the bin index is doubled and the flag added).
+    losses another: the bin index is doubled and the flag added). Without
+    ``extremes`` the min and max are None (see :func:`_bin_extremes`).
     """
     dev = ret - centre
     cw = np.bincount(2 * b + is_win(ret), minlength=2 * n_bins).reshape(n_bins, 2)
     gl = np.bincount(2 * b + (ret < 0.0), weights=np.abs(ret), minlength=2 * n_bins)
     gl = gl.reshape(n_bins, 2)
-    rmin = np.full(n_bins, np.inf)
-    rmax = np.full(n_bins, -np.inf)
-    np.minimum.at(rmin, b, ret)
-    np.maximum.at(rmax, b, ret)
+    rmin, rmax = _bin_extremes(b, n_bins, ret) if extremes else (None, None)
     return (
         cw.sum(axis=1),
         cw[:, 1].copy(),
@@ -479,27 +479,58 @@ def _bin_sums(b: np.ndarray, n_bins: int, ret: np.ndarray, centre: float) -> tup
     )
 
 
+def _bin_extremes(b: np.ndarray, n_bins: int, ret: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Smallest and largest return of every bin (inf / -inf for an empty bin)."""
+    rmin = np.full(n_bins, np.inf)
+    rmax = np.full(n_bins, -np.inf)
+    np.minimum.at(rmin, b, ret)
+    np.maximum.at(rmax, b, ret)
+    return rmin, rmax
+
+
+def _maybe_flat(k: np.ndarray, s_dev: np.ndarray, q_dev: np.ndarray, centre: float) -> np.ndarray:
+    """Thresholds whose kept returns *might* all be equal (checked exactly by the caller).
+
+    Equal returns leave only round-off in the one-pass variance: at most about
+    ``2 k eps`` of the squared level, a relative standard deviation below 1e-3 for
+    any ``k`` up to 1e9. A larger spread proves two returns differ.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kf = np.maximum(k, 1).astype(np.float64)
+        var = np.maximum((q_dev - s_dev * s_dev / kf) / np.maximum(kf - 1.0, 1.0), 0.0)
+        level = np.abs(s_dev / kf + centre) + abs(centre)
+    return (k > 1) & ~(np.sqrt(var) > 1e-3 * level)
+
+
 def _absolute_kept(score: np.ndarray, ret: np.ndarray, grid: np.ndarray, centre: float) -> _Kept:
     """Threshold ``j`` keeps the trades whose bin ``#{grid <= score}`` exceeds ``j``."""
     t = grid.size
     b = _bin_right(score, grid)
-    cnt, wins, total, s_dev, q_dev, gains, losses, rmin, rmax = _bin_sums(b, t + 1, ret, centre)
+    cnt, wins, total, s_dev, q_dev, gains, losses, _, _ = _bin_sums(
+        b, t + 1, ret, centre, extremes=False
+    )
     smin = np.full(t + 1, np.inf)
     np.minimum.at(smin, b, score)
     at = np.arange(1, t + 1)  # threshold j sums bins j + 1 .. t
-    hi = _reverse_accumulate(rmax, np.maximum, -np.inf)[at]
-    lo = _reverse_accumulate(rmin, np.minimum, np.inf)[at]
     cutoff = _reverse_accumulate(smin, np.minimum, np.inf)[at]
     k = _reverse_cumsum(cnt)[at]
+    s_dev = _reverse_cumsum(s_dev)[at]
+    q_dev = _reverse_cumsum(q_dev)[at]
+    flat = np.zeros(t, dtype=bool)
+    if _maybe_flat(k, s_dev, q_dev, centre).any():  # rare: look at the extremes exactly
+        rmin, rmax = _bin_extremes(b, t + 1, ret)
+        hi = _reverse_accumulate(rmax, np.maximum, -np.inf)[at]
+        lo = _reverse_accumulate(rmin, np.minimum, np.inf)[at]
+        flat = hi == lo
     return _Kept(
         k=k,
         wins=_reverse_cumsum(wins)[at],
         total=_reverse_cumsum(total)[at],
-        s_dev=_reverse_cumsum(s_dev)[at],
-        q_dev=_reverse_cumsum(q_dev)[at],
+        s_dev=s_dev,
+        q_dev=q_dev,
         gains=_reverse_cumsum(gains)[at],
         losses=_reverse_cumsum(losses)[at],
-        flat=hi == lo,
+        flat=flat,
         cutoff=np.where(k > 0, cutoff, np.nan),
     )
 
