@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from core.analytics import sweep as sweep_module
@@ -58,9 +58,11 @@ def edges_and_values(draw):
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
     n_edges = draw(st.integers(32, 300))
-    layout = draw(st.sampled_from(["uniform", "random", "clustered", "coarse"]))
+    layout = draw(st.sampled_from(["uniform", "percent", "random", "clustered", "coarse"]))
     if layout == "uniform":
         edges = np.linspace(0.0, 1.0, n_edges)
+    elif layout == "percent":  # the default grid and its kind: 0.00, 0.01, ..., 1.00
+        edges = np.arange(101) / 100.0
     elif layout == "random":
         edges = np.unique(rng.random(n_edges))
     elif layout == "clustered":  # many edges inside one lookup cell
@@ -68,10 +70,12 @@ def edges_and_values(draw):
     else:
         edges = np.unique(np.round(rng.random(n_edges), 2))
     # Values: random, exactly on edges, one ulp either side, outside the range.
-    on = rng.choice(edges, 3_000)
+    on = rng.choice(edges, 4_000)
     values = np.concatenate([
         rng.random(3_000) * 1.2 - 0.1, on, np.nextafter(on, -np.inf), np.nextafter(on, np.inf),
     ])  # fmt: skip
+    if draw(st.booleans()):  # none below the first edge: the lookup table's exact path
+        values = values[values >= edges[0]]
     return edges, rng.permutation(values)
 
 
@@ -79,6 +83,7 @@ def edges_and_values(draw):
 @given(edges_and_values())
 def test_lookup_table_bins_equal_searchsorted(case):
     edges, values = case
+    assume(values.size >= 4_096)
     expected = np.searchsorted(edges, values, side="right")
     assert np.array_equal(sweep_module._bin_right(values, edges), expected)
 

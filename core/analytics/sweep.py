@@ -410,28 +410,52 @@ def _bin_right(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     ``edges`` is sorted ascending. A lookup table over ``4 * len(edges)`` equal
     cells of ``[edges[0], edges[-1]]`` gives every value a first guess (the bin
     of its cell's left edge), one comparison moves it past an edge inside the
-    cell, and a check of both neighbouring edges confirms the result; values the
-    guess misses (cells holding several edges, rounding at a cell's border) are
-    searched with ``np.searchsorted``. Exact for any ``edges``; about 8x faster
-    than ``searchsorted`` on a million unsorted values, whose binary searches
-    mispredict at every step.
+    cell. When no cell holds two edges and no edge sits on a cell border (within
+    rounding), that is exact (:func:`_guess_is_exact`: a uniform grid); otherwise
+    a check of both neighbouring edges confirms every value and the ones the
+    guess missed are searched with ``np.searchsorted``. Exact for any ``edges``;
+    about 8-15x faster than ``searchsorted`` on a million unsorted values, whose
+    binary searches mispredict at every step.
     """
     t = edges.size
     if t < 32 or values.size < 4_096 or not edges[-1] > edges[0]:
         return np.searchsorted(edges, values, side="right")
     lo, hi = float(edges[0]), float(edges[-1])
-    cells = _CELLS_PER_EDGE * t
+    # 4 t + 3 cells: borders rarely meet a round grid's edges (0.25 is a border of 4 t).
+    cells = _CELLS_PER_EDGE * t + 3
     scale = cells / (hi - lo)
+    borders = lo + np.arange(cells) / scale
     cell = np.clip((values - lo) * scale, 0.0, cells - 1.0).astype(np.intp)
-    guess = np.searchsorted(edges, lo + np.arange(cells) / scale, side="right")
+    guess = np.searchsorted(edges, borders, side="right")
     b = guess[cell]
     upper = np.append(edges, np.inf)  # upper[b] = edges[b], inf past the last edge
     b += values >= upper[b]
+    if _guess_is_exact(edges, borders, guess, scale) and values.min() >= lo:
+        return b
     lower = np.insert(edges, 0, -np.inf)  # lower[b] = edges[b - 1], -inf before the first
     bad = np.flatnonzero((values < lower[b]) | (values >= upper[b]))
     if bad.size:
         b[bad] = np.searchsorted(edges, values[bad], side="right")
     return b
+
+
+def _guess_is_exact(
+    edges: np.ndarray, borders: np.ndarray, guess: np.ndarray, scale: float
+) -> bool:
+    """Whether :func:`_bin_right`'s guess and one step are exact without a check.
+
+    True when every cell holds at most one edge (one comparison passes it) and
+    no edge but the first lies within a rounding distance of a cell border, so a
+    value that rounding puts in the neighbouring cell has the same edges below
+    it. Values below the first edge are excluded by the caller.
+    """
+    t = edges.size
+    if (np.diff(np.append(guess, t)) > 1).any():
+        return False
+    lo, hi = float(edges[0]), float(edges[-1])
+    slack = 64.0 * np.finfo(np.float64).eps * (abs(lo) + abs(hi) + (hi - lo))
+    nearest = np.clip(np.rint((edges[1:] - lo) * scale).astype(np.intp), 0, borders.size - 1)
+    return bool((np.abs(edges[1:] - borders[nearest]) > slack).all())
 
 
 def _reverse_cumsum(x: np.ndarray) -> np.ndarray:
