@@ -15,8 +15,8 @@ generated from :data:`COLUMNS`:
   ``core.events.signal_rows`` / ``outcome_rows``, the importer and
   ``core.trades.validate_trades``,
 - the trades frame's columns and dtypes (:data:`TRADES_COLUMNS`), the Arrow
-  schema of its snapshot (:data:`SNAPSHOT_SCHEMA`) and the SQL join that reads
-  it from the events (:data:`TRADES_SQL`).
+  schema of its snapshot (:data:`SNAPSHOT_SCHEMA`) and the SQL that reads it from
+  the store's ``trades`` table (:data:`TRADES_SQL`).
 
 The ``events`` table itself is created by migration ``m001`` (applied
 migrations are never edited); a test checks that it and this table agree.
@@ -438,21 +438,22 @@ _SNAPSHOT_COLUMNS = tuple(c for c in TRADES_COLUMNS if c.trades != RUN)
 #: Arrow schema of a trades snapshot (before extra feature columns, all float64).
 SNAPSHOT_SCHEMA: pa.Schema = pa.schema([(c.snapshot_name, c.arrow_type) for c in _SNAPSHOT_COLUMNS])
 
-_ALIAS = {_S: "s", _O: "o"}
+#: Where the ``trades`` table keeps an outcome field whose events column a signal field
+#: also uses (``win`` is not stored: it is ``return_pct > 0``).
+_TRADES_TABLE_SQL = {"exit_time": "t.exit_ts", "win": "(t.return_pct > 0)"}
 
-#: The join of a run's signals to their outcomes, in snapshot column order; ``{extra}``
-#: takes the feature columns, the one parameter the run id.
+
+def _trades_select(c: Column) -> str:
+    expr = _TRADES_TABLE_SQL.get(c.name, f"t.{c.sql}")
+    return expr + (f" AS {c.snapshot_name}" if expr != f"t.{c.snapshot_name}" else "")
+
+
+#: A run's closed trades from the store's ``trades`` table (one row per signal and its
+#: outcome), in snapshot column order; ``{extra}`` takes the feature columns, the one
+#: parameter the run id.
 TRADES_SQL: str = f"""
-SELECT {
-    ", ".join(
-        f"{_ALIAS[c.trades]}.{c.sql}"
-        + (f" AS {c.snapshot_name}" if c.snapshot_name != c.sql else "")
-        for c in _SNAPSHOT_COLUMNS
-    )
-}{{extra}}
-FROM events AS s
-JOIN events AS o
-  ON o.run_id = s.run_id AND o.type = '{_O}' AND o.signal_id = s.signal_id
-WHERE s.run_id = ? AND s.type = '{_S}'
-ORDER BY s.ts, s.signal_id
+SELECT {", ".join(_trades_select(c) for c in _SNAPSHOT_COLUMNS)}{{extra}}
+FROM trades AS t JOIN runs AS r ON r.key = t.run
+WHERE r.id = ? AND t.ts IS NOT NULL AND t.o_id IS NOT NULL
+ORDER BY t.ts, t.signal_id
 """

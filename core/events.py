@@ -41,6 +41,7 @@ __all__ = [
     "outcome_rows",
     "signal_rows",
     "to_utc",
+    "trade_columns",
 ]
 
 
@@ -551,3 +552,92 @@ def outcome_rows(
         EventType.SIGNAL_ACCURACY, run_id, frame, recorded_at=recorded_at,
         derived={"return_pct": returns, "win": derived.astype(np.int64).tolist()},
     )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- trade columns
+
+#: Outcome fields and the ``trades`` table column each fills (signal fields keep their
+#: ``events`` column name there).
+_OUTCOME_SQL = {"ts": "exit_ts", "symbol": "o_symbol", "confidence": "confidence_used",
+                "applied_threshold": "o_applied_threshold", "calibrated": "o_calibrated",
+                "return_pct": "return_pct"}  # fmt: skip
+
+
+def trade_columns(
+    signals: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    *,
+    extra_columns: tuple[str, ...] = (),
+) -> tuple[dict[str, list[Any]], np.ndarray] | None:
+    """A run's signals joined to their outcomes as columns of the store's ``trades`` table.
+
+    Both frames are validated whole, exactly as :func:`signal_rows` and
+    :func:`outcome_rows` validate them. Columns the frames do not have (all unknown)
+    are left out, so the store binds nothing for them.
+
+    Parameters
+    ----------
+    signals, outcomes : DataFrame
+        As :func:`signal_rows` and :func:`outcome_rows` take them; every outcome's
+        ``signal_id`` must name one signal, and ids must not repeat.
+    extra_columns : tuple of str
+        Feature columns of ``signals``, kept in the signal's JSON payload.
+
+    Returns
+    -------
+    (columns, closed) or None
+        ``columns``: ``trades`` column name -> list of values, one per signal (None where
+        unknown, outcome columns None for an open signal); ``closed``: bool array, shape
+        (n_signals,), True where the signal has its outcome. None when the outcomes do not
+        pair one to one with signals (repeated or unknown ids): write events then.
+
+    Raises
+    ------
+    PayloadError
+        The first bad value of the first bad column, with its row label and the fix.
+    """
+    n = len(signals)
+    sid = _column_values(signals, COLUMNS["signal_id"], required=True)
+    o_sid = _column_values(outcomes, COLUMNS["signal_id"], required=True)
+    index = pd.Index(sid)
+    if not index.is_unique or len(set(o_sid)) != len(o_sid):
+        return None
+    where = index.get_indexer(o_sid)
+    if (where < 0).any():
+        return None
+    closed = np.zeros(n, dtype=bool)
+    closed[where] = True
+    columns: dict[str, list[Any]] = {"signal_id": sid, "ts": _ns_column(signals, "ts")}
+    for c in _ROW_FIELDS[EventType.SIGNAL_GENERATED.value]:
+        if c is None or c.name == "signal_id" or c.name not in signals.columns:
+            continue
+        columns[c.sql] = _column_values(signals, c, required=c.carried[_S])
+    if extra_columns:
+        extras = {c: _extra_values(signals, c) for c in extra_columns}
+        columns["payload"] = [
+            json.dumps({c: extras[c][i] for c in extra_columns}, separators=(",", ":"))
+            for i in range(n)
+        ]
+    returns = _column_values(outcomes, COLUMNS["return_pct"], required=True)
+    derived = outcomes["return_pct"].to_numpy(dtype=np.float64) > 0
+    if "win" in outcomes.columns:
+        win = _booleans(outcomes, "win", outcomes["win"])
+        _raise_rows(outcomes, "win", "contradicts the sign of return_pct (win must be return_pct "
+                    "> 0)", win != derived, win)  # fmt: skip
+    found = {"ts": _ns_column(outcomes, "ts"), "return_pct": returns}
+    for c in _ROW_FIELDS[EventType.SIGNAL_ACCURACY.value]:
+        if c is not None and c.sql in _OUTCOME_SQL and c.sql not in found:
+            if c.name in outcomes.columns:
+                found[c.sql] = _column_values(outcomes, c, required=c.carried[_O])
+    identity = bool((where == np.arange(n)).all()) if len(where) == n else False
+    for sql, values in found.items():
+        if identity:
+            columns[_OUTCOME_SQL[sql]] = values
+        else:
+            full = np.full(n, None, dtype=object)
+            full[where] = values
+            columns[_OUTCOME_SQL[sql]] = full.tolist()
+    return columns, closed
+
+
+_S, _O = EventType.SIGNAL_GENERATED.value, EventType.SIGNAL_ACCURACY.value

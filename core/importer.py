@@ -905,8 +905,8 @@ def import_signal_log(
     dry_run : bool, default False
         Validate and return the preview, the counts and the row errors; write nothing.
     on_progress : callable, optional
-        Receives short status lines, each starting with its stage: ``reading``,
-        ``validating`` (a dry run, once a chunk), ``writing`` (once a chunk), ``imported``.
+        Receives short status lines, each starting with its stage: ``reading``, then per
+        chunk ``validating`` (and ``writing`` unless a dry run), last ``imported``.
     on_rows : callable, optional
         ``on_rows(done_rows, total_rows)`` after each chunk: rows read so far, and the
         file's row count when known beforehand (Parquet) or None (CSV), for a progress bar.
@@ -968,7 +968,8 @@ def import_signal_log(
     stream = itertools.chain([first], chunks)
     if dry_run:
         for raw in stream:
-            tally.add(checker.validate(raw), verb="validating")
+            tally.starting(len(raw))
+            tally.add(checker.validate(raw))
         tally.check()
         return tally.result(None, checker)
 
@@ -982,11 +983,13 @@ def import_signal_log(
         )  # fmt: skip
         snapshot: list[pa.Table] | None = []
         for raw in stream:
+            tally.starting(len(raw))
             part = checker.validate(raw)
             if tally.writable(part):
-                store.insert_signal_frame(run_id, part.signals, extra_columns=checker.features,
-                                          conn=conn)  # fmt: skip
-                store.insert_outcome_frame(run_id, part.outcomes, conn=conn)
+                store.insert_trade_frames(
+                    run_id, part.signals, part.outcomes, extra_columns=checker.features,
+                    conn=conn,
+                )  # fmt: skip
                 if (
                     snapshot is not None
                     and tally.n_closed + len(part.outcomes) <= SNAPSHOT_MAX_TRADES
@@ -994,7 +997,8 @@ def import_signal_log(
                     snapshot.append(trades_table(part.signals, part.outcomes, checker.features))
                 else:
                     snapshot = None
-            tally.add(part, verb="writing")
+            tally.add(part)
+            tally.say(f"writing {tally.n_rows:,}{tally.of} rows")
         tally.check()
         conn.execute(
             "UPDATE runs SET config = json_set(config, '$.n_skipped', ?) WHERE id = ?",
@@ -1057,7 +1061,15 @@ class _Tally:
         or bad rows are skipped."""
         return self.skip_bad_rows or not (self.errors or part.errors)
 
-    def add(self, part: _Part, *, verb: str) -> None:
+    @property
+    def of(self) -> str:
+        return f" of {self.total:,}" if self.total is not None else ""
+
+    def starting(self, n: int) -> None:
+        """Say that the next ``n`` rows are being validated."""
+        self.say(f"validating rows {self.n_rows + 1:,}-{self.n_rows + n:,}{self.of}")
+
+    def add(self, part: _Part) -> None:
         self.n_rows += part.n_rows
         self.n_bad += part.n_bad
         self.n_good += len(part.signals)
@@ -1066,8 +1078,6 @@ class _Tally:
         shown = sum(len(p) for p in self.previews)
         if shown < PREVIEW_ROWS:
             self.previews.append(part.preview.iloc[: PREVIEW_ROWS - shown])
-        of = f" of {self.total:,}" if self.total is not None else ""
-        self.say(f"{verb} {self.n_rows:,}{of} rows")
         if self.on_rows is not None:
             self.on_rows(self.n_rows, self.total)
 

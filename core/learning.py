@@ -40,7 +40,7 @@ from core.errors import (
     PayloadError,
     SignalLabError,
 )
-from core.events import EventType, LearningEvent, outcome_rows, signal_rows
+from core.events import EventType, LearningEvent
 from core.lifecycle.drift import DriftCheck, DriftMonitor
 from core.lifecycle.gates import Evaluation, Gate
 from core.lifecycle.jobs import TrainingConfig, TrainingJobs
@@ -267,20 +267,21 @@ class LearningEngine:
         The fast path for a backtest or an import: both frames are validated
         whole (see :func:`core.events.signal_rows` / :func:`~core.events.outcome_rows`)
         before anything is written, then written in one transaction after the
-        buffer is flushed (so events keep their order). Returns the number of
-        events written (0 when ``collect_signals`` is False).
+        buffer is flushed (so events keep their order), one narrow ``trades`` row per
+        signal (:meth:`Store.insert_trade_frames`). Returns the number of events
+        written (0 when ``collect_signals`` is False).
 
-        ``options`` go to :func:`core.events.signal_rows` (``extra_columns``).
+        ``options`` go to :meth:`Store.insert_trade_frames` (``extra_columns``,
+        ``recorded_at``).
         """
         self._check_open()
         if not self.config.collect_signals:
             with self._lock:
                 self._dropped += len(signals) + len(outcomes)
             return 0
-        rows = [*signal_rows(run_id, signals, **options), *outcome_rows(run_id, outcomes)]
         with self._lock:
             self.flush()
-            written = self.store.insert_event_rows(rows)
+            written = self.store.insert_trade_frames(run_id, signals, outcomes, **options)
             self._recorded += written
         self._after_write()
         return written

@@ -28,7 +28,9 @@ from core.trades import CORE_COLUMNS, empty_trades_frame, validate_trades
 
 
 def test_event_columns_match_the_migrated_table(store):
-    info = {r[1]: r[2] for r in store.conn.execute("PRAGMA table_info(events)")}
+    view = {r[1] for r in store.conn.execute("PRAGMA table_info(events)")}
+    assert set(EVENT_COLUMNS) == view - {"id"}
+    info = {r[1]: r[2] for r in store.conn.execute("PRAGMA table_info(event_log)")}
     assert set(EVENT_COLUMNS) == set(info) - {"id"}
     for column in COLUMNS.values():
         if column.sql is not None and column.sql not in ENVELOPE:
@@ -58,8 +60,8 @@ def test_snapshot_schema_and_join_agree():
     select = TRADES_SQL.split("FROM")[0]
     for name in names:
         assert name in select
-    assert "s.ts AS entry_ns" in select and "o.ts AS exit_ns" in select
-    assert "o.return_pct" in select and "o.win" in select
+    assert "t.ts AS entry_ns" in select and "t.exit_ts AS exit_ns" in select
+    assert "t.return_pct" in select and "(t.return_pct > 0) AS win" in select
 
 
 @pytest.mark.parametrize(

@@ -121,14 +121,15 @@ def test_missing_and_unsupported_files(tmp_path, store):
 
 
 def test_a_failure_mid_import_leaves_no_half_run(tmp_path, store):
-    # A real SQLite failure after the signals are written: a trigger refuses outcomes.
+    # A real SQLite failure after the first chunk is written: a trigger refuses the second.
     with store.write() as conn:
         conn.execute(
-            "CREATE TRIGGER refuse_outcomes BEFORE INSERT ON events "
-            "WHEN NEW.type = 'SIGNAL_ACCURACY' BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END"
+            "CREATE TRIGGER refuse_second_chunk BEFORE INSERT ON trades "
+            "WHEN (SELECT count(*) FROM trades) >= 1 "
+            "BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END"
         )
     with pytest.raises(sqlite3.IntegrityError, match="disk full"):
-        import_signal_log(_write(tmp_path, GOOD), store=store)
+        import_signal_log(_write(tmp_path, GOOD), store=store, chunk_rows=1)
     assert store.list_runs() == []
     assert store.count_events() == 0
 

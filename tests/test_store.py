@@ -42,11 +42,17 @@ def test_migrations_are_idempotent(data_dir):
 
 
 def test_hot_columns_are_typed_and_indexed(store):
-    columns = {r[1]: r[2] for r in store.conn.execute("PRAGMA table_info(events)")}
+    columns = {r[1]: r[2] for r in store.conn.execute("PRAGMA table_info(event_log)")}
     for name, kind in {"run_id": "TEXT", "type": "TEXT", "ts": "INTEGER", "symbol": "TEXT",
                        "signal_id": "TEXT", "confidence": "REAL", "return_pct": "REAL",
                        "win": "INTEGER", "payload": "TEXT"}.items():  # fmt: skip
         assert columns[name] == kind
+    trades = {r[1]: r[2] for r in store.conn.execute("PRAGMA table_info(trades)")}
+    for name, kind in {"run": "INTEGER", "signal_id": "TEXT", "ts": "INTEGER",
+                       "confidence": "REAL", "o_id": "INTEGER", "exit_ts": "INTEGER",
+                       "return_pct": "REAL"}.items():  # fmt: skip
+        assert trades[name] == kind
+    assert "event_id" in trades  # kept only for events written one by one; NULL in bulk
     plan = store.conn.execute(
         "EXPLAIN QUERY PLAN SELECT * FROM events WHERE run_id = ? AND type = ?", ("r", "t")
     ).fetchall()

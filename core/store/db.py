@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,15 @@ from core.columns import (
     Kind,
 )
 from core.errors import OutputError, RunNotFoundError, StoreError, ValidationError
-from core.events import EventType, LearningEvent, new_id, outcome_rows, signal_rows, to_utc
+from core.events import (
+    EventType,
+    LearningEvent,
+    new_id,
+    outcome_rows,
+    signal_rows,
+    to_utc,
+    trade_columns,
+)
 from core.jsonsafe import json_safe
 from core.outputs import check_output_path, new_file_mode
 from core.store.schema import (
@@ -312,6 +321,7 @@ class RunInfo:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> RunInfo:
         values = dict(row)
+        values.pop("key", None)  # the run's integer key, internal to the store
         values["config"] = json.loads(values["config"] or "{}")
         values["feature_keys"] = tuple(json.loads(values["feature_keys"] or "[]"))
         values["synthetic"] = bool(values["synthetic"])
@@ -554,8 +564,11 @@ class Store:
             if own:
                 conn = self._connect(read_only=True)
             app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
-            tables = {
-                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            tables = {  # the ``events`` view counts: it stands where the table was
+                r[0]
+                for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
+                )
             }
             applied: tuple[str, ...] = ()
             if "_sqlite_migrations" in tables:
@@ -946,8 +959,9 @@ class Store:
         sql = (
             "INSERT INTO runs (id, kind, status, name, created, config, config_hash, "
             "data_fingerprint, package_version, seed, synthetic, source, feature_keys, signal, "
-            "owner_pid, owner_start, owner_host) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "owner_pid, owner_start, owner_host, key) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "(SELECT coalesce(max(key), 0) + 1 FROM runs))"
         )
         self._own_runs.add(run_id)
         if conn is not None:
@@ -1051,6 +1065,105 @@ class Store:
     def insert_events(self, events: Iterable[LearningEvent]) -> int:
         """Insert :class:`LearningEvent` objects in one transaction."""
         return self.insert_event_rows(e.row for e in events)
+
+    @_guarded
+    def insert_trade_frames(
+        self,
+        run_id: str,
+        signals: pd.DataFrame,
+        outcomes: pd.DataFrame,
+        *,
+        extra_columns: tuple[str, ...] = (),
+        recorded_at: pd.Timestamp | None = None,
+        conn: sqlite3.Connection | None = None,
+    ) -> int:
+        """Insert a run's signals and their outcomes, one ``trades`` row per signal.
+
+        The bulk path (imports, backtests): both frames are validated whole
+        (:func:`core.events.trade_columns`) and written with one ``executemany`` of
+        narrow rows, columns the frames lack left out. A signal without an outcome is an
+        open signal. When outcomes do not pair one to one with signals (an id repeats or
+        names no signal) they are written as events instead, with the same result.
+
+        Returns
+        -------
+        int
+            Events written (signals + outcomes).
+        """
+        built = trade_columns(signals, outcomes, extra_columns=extra_columns)
+        if built is None:
+            return self.insert_event_rows(
+                [*signal_rows(run_id, signals, recorded_at=recorded_at,
+                              extra_columns=extra_columns),
+                 *outcome_rows(run_id, outcomes, recorded_at=recorded_at)],
+                conn=conn,
+            )  # fmt: skip
+        columns, closed = built
+        n = len(closed)
+        if n == 0:
+            return 0
+        rec = int((recorded_at or pd.Timestamp.now(tz="UTC")).value)
+
+        def write(c: sqlite3.Connection) -> int:
+            row = c.execute("SELECT key FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise RunNotFoundError(
+                    f"no run {run_id!r} in {self.path}; create it first (Store.create_run)"
+                )
+            base = int(c.execute("SELECT next FROM event_seq").fetchone()[0])
+            c.execute("UPDATE event_seq SET next = next + ?", (2 * n,))
+            ids = range(base, base + 2 * n, 2)
+            if closed.all():
+                o_ids: Iterable[Any] = range(base + 1, base + 2 * n, 2)
+            else:
+                o_ids = np.where(closed, np.arange(base + 1, base + 2 * n, 2), None).tolist()
+            names = ("id", "run", "recorded_at", "o_id", *columns)
+            sql = (
+                f"INSERT INTO trades ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
+            )
+            c.executemany(sql, zip(ids, repeat(row[0]), repeat(rec), o_ids, *columns.values()))
+            return n + int(closed.sum())
+
+        if conn is not None:
+            return write(conn)
+        with self.write() as c:
+            return write(c)
+
+    @_guarded
+    def open_signals(self, run_id: str) -> pd.DataFrame:
+        """The run's open signals: signals without an outcome (yet), in time order.
+
+        Columns: the trades frame's signal columns (``signal_id``, ``run_id``,
+        ``entry_time`` (UTC), ``symbol``, ``side``, ``confidence``, ...) and the run's
+        features; no exit time, return or win.
+
+        Raises
+        ------
+        RunNotFoundError
+            No such run.
+        """
+        info = self.get_run(run_id)
+        signal_cols = [c for c in TRADES_COLUMNS if c.trades == _S]
+        extra = "".join(
+            f", CAST(json_extract(t.payload, '$.\"{k}\"') AS REAL)" for k in info.feature_keys
+        )
+        select = ", ".join(f"t.{c.sql}" for c in signal_cols)
+        rows = self.conn.execute(
+            f"SELECT {select}{extra} FROM trades AS t JOIN runs AS r ON r.key = t.run "
+            "WHERE r.id = ? AND t.ts IS NOT NULL AND t.o_id IS NULL ORDER BY t.ts, t.signal_id",
+            (run_id,),
+        ).fetchall()
+        names = [c.name for c in signal_cols] + list(info.feature_keys)
+        frame = pd.DataFrame.from_records(rows, columns=names)
+        for c in signal_cols:
+            if c.kind is Kind.TIME:
+                frame[c.name] = pd.to_datetime(frame[c.name].astype("int64"), utc=True)
+            elif c.kind is not Kind.TEXT:
+                frame[c.name] = pd.to_numeric(frame[c.name]).astype(c.dtype)
+        frame.insert(1, "run_id", pd.Series(run_id, index=frame.index, dtype="str"))
+        for key in info.feature_keys:
+            frame[key] = frame[key].astype(np.float64)
+        return frame
 
     def insert_signal_frame(
         self,
@@ -1208,14 +1321,14 @@ class Store:
 def _read_trades_arrow(
     conn: sqlite3.Connection, run_id: str, feature_keys: tuple[str, ...]
 ) -> pa.Table:
-    """Join a run's signals to their outcomes in SQLite and return typed Arrow columns.
+    """Read a run's closed trades (``trades`` rows with both parts) as typed Arrow columns.
 
-    This is the cold path (about 2-3 s per million trades): finished runs are
+    This is the cold path: finished runs are
     read from their snapshot instead. It uses the thread's ``sqlite3``
     connection on purpose: a second SQLite library in the same process (as
     ADBC bundles) would break the WAL file's POSIX locks.
     """
-    extra = "".join(f", CAST(json_extract(s.payload, '$.\"{k}\"') AS REAL)" for k in feature_keys)
+    extra = "".join(f", CAST(json_extract(t.payload, '$.\"{k}\"') AS REAL)" for k in feature_keys)
     rows = conn.execute(TRADES_SQL.format(extra=extra), (run_id,)).fetchall()
     schema = _snapshot_schema(feature_keys)
     cols = list(zip(*rows, strict=True)) if rows else [() for _ in schema.names]

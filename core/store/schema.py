@@ -321,6 +321,197 @@ def m005_run_owners(db: Database) -> None:
     db.execute("CREATE INDEX ix_runs_status ON runs (status)")
 
 
+#: Columns of ``event_log`` (and of the ``events`` view), in order after ``id``.
+_EVENT_COLUMNS = (
+    "event_id", "run_id", "type", "ts", "recorded_at", "symbol", "signal_id", "side",
+    "confidence", "calibrated_probability", "num_agreeing_models", "market_volatility",
+    "signal_strength", "holding_days", "applied_threshold", "calibrated", "return_pct", "win",
+    "payload",
+)  # fmt: skip
+_SIGNAL_FIELDS = (
+    "symbol", "side", "confidence", "calibrated_probability", "num_agreeing_models",
+    "market_volatility", "signal_strength", "holding_days", "applied_threshold",
+)  # fmt: skip
+
+#: The ``events`` view: the event log, then every trade row as its signal event and (when
+#: it has one) its outcome event. Bulk rows carry no event id: one is made from their id.
+EVENTS_VIEW = f"""
+CREATE VIEW events (id, {", ".join(_EVENT_COLUMNS)}) AS
+SELECT id, {", ".join(_EVENT_COLUMNS)} FROM event_log
+UNION ALL
+SELECT t.id, coalesce(t.event_id, 'bulk-' || t.id), r.id, 'SIGNAL_GENERATED', t.ts,
+       t.recorded_at, t.symbol, t.signal_id, t.side, t.confidence, t.calibrated_probability,
+       t.num_agreeing_models, t.market_volatility, t.signal_strength, t.holding_days,
+       t.applied_threshold, coalesce(t.calibrated, 0), NULL, NULL, coalesce(t.payload, '{{}}')
+FROM trades AS t JOIN runs AS r ON r.key = t.run
+WHERE t.ts IS NOT NULL
+UNION ALL
+SELECT t.o_id, coalesce(t.o_event_id, 'bulk-' || t.o_id), r.id, 'SIGNAL_ACCURACY', t.exit_ts,
+       coalesce(t.o_recorded_at, t.recorded_at), t.o_symbol, t.signal_id, NULL,
+       t.confidence_used, NULL, NULL, NULL, NULL, NULL, t.o_applied_threshold,
+       coalesce(t.o_calibrated, 0), t.return_pct, t.return_pct > 0, coalesce(t.o_payload, '{{}}')
+FROM trades AS t JOIN runs AS r ON r.key = t.run
+WHERE t.o_id IS NOT NULL
+"""
+
+_NEXT = "(SELECT next FROM event_seq)"
+_RUN_KEY = "(SELECT key FROM runs WHERE id = NEW.run_id)"
+_BULK = f"NEW.type IN ('SIGNAL_GENERATED', 'SIGNAL_ACCURACY') AND {_RUN_KEY} IS NOT NULL"
+
+#: Writing to the ``events`` view: lifecycle events (and signals of no known run) go to
+#: the event log; a signal becomes a trade row (or completes the row its outcome opened),
+#: an outcome completes its signal's row (or opens one). Every event takes the next id.
+EVENTS_INSERT_TRIGGER = f"""
+CREATE TRIGGER events_insert INSTEAD OF INSERT ON events
+BEGIN
+  INSERT INTO event_log (id, {", ".join(_EVENT_COLUMNS)})
+  SELECT {_NEXT}, {", ".join("NEW." + c for c in _EVENT_COLUMNS)}
+  WHERE NOT ({_BULK});
+
+  INSERT INTO trades (id, run, signal_id, ts, recorded_at, {", ".join(_SIGNAL_FIELDS)},
+                      calibrated, payload, event_id)
+  SELECT {_NEXT}, {_RUN_KEY}, NEW.signal_id, NEW.ts, NEW.recorded_at,
+         {", ".join("NEW." + c for c in _SIGNAL_FIELDS)}, NEW.calibrated, NEW.payload,
+         NEW.event_id
+  WHERE NEW.type = 'SIGNAL_GENERATED' AND {_RUN_KEY} IS NOT NULL AND NOT EXISTS (
+    SELECT 1 FROM trades WHERE run = {_RUN_KEY} AND signal_id IS NEW.signal_id AND ts IS NULL);
+  UPDATE trades SET id = {_NEXT}, ts = NEW.ts, recorded_at = NEW.recorded_at,
+         {", ".join(f"{c} = NEW.{c}" for c in _SIGNAL_FIELDS)}, calibrated = NEW.calibrated,
+         payload = NEW.payload, event_id = NEW.event_id
+  WHERE NEW.type = 'SIGNAL_GENERATED' AND id = (
+    SELECT id FROM trades WHERE run = {_RUN_KEY} AND signal_id IS NEW.signal_id AND ts IS NULL
+    ORDER BY o_id LIMIT 1);
+
+  INSERT INTO trades (id, run, signal_id, o_id, exit_ts, o_recorded_at, o_symbol,
+                      confidence_used, o_applied_threshold, o_calibrated, return_pct, o_payload,
+                      o_event_id)
+  SELECT -{_NEXT}, {_RUN_KEY}, NEW.signal_id, {_NEXT}, NEW.ts, NEW.recorded_at, NEW.symbol,
+         NEW.confidence, NEW.applied_threshold, NEW.calibrated, NEW.return_pct, NEW.payload,
+         NEW.event_id
+  WHERE NEW.type = 'SIGNAL_ACCURACY' AND {_RUN_KEY} IS NOT NULL AND NOT EXISTS (
+    SELECT 1 FROM trades WHERE run = {_RUN_KEY} AND signal_id IS NEW.signal_id
+    AND ts IS NOT NULL AND o_id IS NULL);
+  UPDATE trades SET o_id = {_NEXT}, exit_ts = NEW.ts, o_recorded_at = NEW.recorded_at,
+         o_symbol = NEW.symbol, confidence_used = NEW.confidence,
+         o_applied_threshold = NEW.applied_threshold, o_calibrated = NEW.calibrated,
+         return_pct = NEW.return_pct, o_payload = NEW.payload, o_event_id = NEW.event_id
+  WHERE NEW.type = 'SIGNAL_ACCURACY' AND id = (
+    SELECT id FROM trades WHERE run = {_RUN_KEY} AND signal_id IS NEW.signal_id
+    AND ts IS NOT NULL AND o_id IS NULL ORDER BY id LIMIT 1);
+
+  UPDATE event_seq SET next = next + 1;
+END
+"""
+
+
+@MIGRATIONS()
+def m006_trades_layout(db: Database) -> None:
+    """Bulk signals and outcomes move to ``trades``: one narrow row per signal and its outcome.
+
+    The ``events`` table becomes ``event_log`` (lifecycle and metric events), and
+    ``events`` a view over both that reads exactly as the table did. Runs get an
+    INTEGER ``key`` (trade rows carry it instead of the run's text id); bulk rows carry no
+    text event id (the view makes one from the row's id); ids stay one sequence
+    (``event_seq``) across both tables, so "events after id N" still works. Every existing
+    signal and outcome of a known run moves (its id and event id kept); an outcome is
+    paired with the signal of its id (in order, when ids repeat) or kept on a row of its own.
+    """
+    db.execute("ALTER TABLE events RENAME TO event_log")
+    db.execute("ALTER TABLE runs ADD COLUMN key INTEGER")
+    db.execute("UPDATE runs SET key = rowid")
+    db.execute("CREATE UNIQUE INDEX ux_runs_key ON runs (key)")
+    db.execute(
+        """
+        CREATE TABLE trades (
+            id INTEGER PRIMARY KEY,     -- the signal's event id (negative: no signal yet)
+            run INTEGER NOT NULL,       -- runs.key
+            signal_id TEXT,
+            ts INTEGER,                 -- entry (signal) time, ns since epoch, UTC; NULL: no signal
+            recorded_at INTEGER,
+            symbol TEXT,
+            side INTEGER,
+            confidence REAL,
+            calibrated_probability REAL,
+            num_agreeing_models INTEGER,
+            market_volatility REAL,
+            signal_strength REAL,
+            holding_days REAL,
+            applied_threshold REAL,
+            calibrated INTEGER,         -- NULL: 0
+            payload TEXT,               -- NULL: {}
+            event_id TEXT,              -- NULL: 'bulk-' || id
+            o_id INTEGER,               -- the outcome's event id; NULL: an open signal
+            exit_ts INTEGER,
+            o_recorded_at INTEGER,      -- NULL: recorded_at
+            o_symbol TEXT,
+            confidence_used REAL,
+            o_applied_threshold REAL,
+            o_calibrated INTEGER,       -- NULL: 0
+            return_pct REAL,
+            o_payload TEXT,             -- NULL: {}
+            o_event_id TEXT             -- NULL: 'bulk-' || o_id
+        )
+        """
+    )
+    db.execute("CREATE TABLE event_seq (next INTEGER NOT NULL)")
+    db.execute("INSERT INTO event_seq SELECT coalesce(max(id), 0) + 1 FROM event_log")
+    sig = ", ".join(_SIGNAL_FIELDS)
+    db.execute(
+        f"""
+        INSERT INTO trades (id, run, signal_id, ts, recorded_at, {sig}, calibrated, payload,
+                            event_id)
+        SELECT e.id, r.key, e.signal_id, e.ts, e.recorded_at, {", ".join("e." + c for c in _SIGNAL_FIELDS)},
+               e.calibrated, e.payload, e.event_id
+        FROM event_log AS e JOIN runs AS r ON r.id = e.run_id
+        WHERE e.type = 'SIGNAL_GENERATED'
+        """
+    )
+    # Pair the n-th outcome of an id with the n-th signal of that id (rank by event id).
+    db.execute(
+        """
+        CREATE TEMP TABLE _pairs AS
+        WITH s AS (SELECT id, run, signal_id,
+                          row_number() OVER (PARTITION BY run, signal_id ORDER BY id) AS k
+                   FROM trades),
+             o AS (SELECT e.*, r.key AS run,
+                          row_number() OVER (PARTITION BY r.key, e.signal_id ORDER BY e.id) AS k
+                   FROM event_log AS e JOIN runs AS r ON r.id = e.run_id
+                   WHERE e.type = 'SIGNAL_ACCURACY')
+        SELECT o.*, s.id AS trade FROM o LEFT JOIN s
+          ON s.run = o.run AND s.signal_id IS o.signal_id AND s.k = o.k
+        """
+    )
+    db.execute(
+        """
+        UPDATE trades SET o_id = p.id, exit_ts = p.ts, o_recorded_at = p.recorded_at,
+               o_symbol = p.symbol, confidence_used = p.confidence,
+               o_applied_threshold = p.applied_threshold, o_calibrated = p.calibrated,
+               return_pct = p.return_pct, o_payload = p.payload, o_event_id = p.event_id
+        FROM temp._pairs AS p WHERE p.trade = trades.id
+        """
+    )
+    db.execute(
+        """
+        INSERT INTO trades (id, run, signal_id, o_id, exit_ts, o_recorded_at, o_symbol,
+                            confidence_used, o_applied_threshold, o_calibrated, return_pct,
+                            o_payload, o_event_id)
+        SELECT -p.id, p.run, p.signal_id, p.id, p.ts, p.recorded_at, p.symbol, p.confidence,
+               p.applied_threshold, p.calibrated, p.return_pct, p.payload, p.event_id
+        FROM temp._pairs AS p WHERE p.trade IS NULL
+        """
+    )
+    db.execute("DROP TABLE temp._pairs")
+    db.execute(
+        "DELETE FROM event_log WHERE type IN ('SIGNAL_GENERATED', 'SIGNAL_ACCURACY') "
+        "AND run_id IN (SELECT id FROM runs)"
+    )
+    # Indexes after the move (a bulk load builds them once).
+    db.execute("CREATE INDEX ix_trades_run ON trades (run, signal_id, ts, o_id)")
+    db.execute("CREATE UNIQUE INDEX ux_trades_outcome ON trades (o_id) WHERE o_id IS NOT NULL")
+    db.execute(EVENTS_VIEW)
+    db.execute(EVENTS_INSERT_TRIGGER)
+
+
 #: Tables each migration creates: a store that has applied a migration but lacks one of
 #: its tables was changed outside Signal Lab (or damaged).
 TABLES_BY_MIGRATION: dict[str, tuple[str, ...]] = {
@@ -332,6 +523,7 @@ TABLES_BY_MIGRATION: dict[str, tuple[str, ...]] = {
     ),
     "m004_signals": (),
     "m005_run_owners": (),
+    "m006_trades_layout": ("event_log", "trades", "event_seq"),
 }  # fmt: skip
 
 
