@@ -266,7 +266,7 @@ live_threshold(run, key, mapped, mode, (objective, min_trades, cost_bps), view, 
 st.subheader("Chosen in sample, judged out of sample")
 unit = "" if mode == "absolute" else " % of trades"
 st.markdown(
-    f"Maximising **{dash.OBJECTIVE_LABELS[objective].lower()}** over {choice.n_trials} thresholds "
+    f"Maximising **{dash.OBJECTIVE_LABELS[objective].lower()}** over {len(analysis.sweep.table)} thresholds "
     f"({choice.n_eligible} keep at least {min_trades} trades) picks **{choice.threshold:g}{unit}** "
     f"on the whole run: {choice.trades:,} trades, win rate {choice.win_rate:.1%}, Sharpe / trade "
     f"{choice.sharpe:.3f}. Those figures are optimistic: the threshold was chosen on the same trades."

@@ -4,7 +4,11 @@ Starts ``streamlit run app.py`` on a free port with an empty data directory,
 creates the store with a click, runs the sample backtest from the Backtest page, reads the reliability chart on
 Calibration, moves the threshold slider on Thresholds, sets a drift baseline,
 downloads the HTML report, and saves a screenshot of every page to
-``tests/screenshots/<page>.png``.
+``tests/screenshots/<page>.png``. Then the honest decisions: Platt as the key
+(every page says so), a threshold kept on Thresholds (the same after leaving,
+coming back and reloading the URL), the report's verdict after deflation, bet
+sizing, calibration by volatility regime, and two calibrator versions registered
+on Calibration and compared on Models.
 
 Needs ``/usr/bin/chromium`` (``make browser`` installs it; the launch arguments
 are in ``tests/conftest.py``). Without it the journey is skipped, except under
@@ -40,7 +44,8 @@ def app_url(tmp_path_factory):
 def test_journey_from_an_empty_store_to_a_report(page, app_url):
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.goto(app_url)
-    page.get_by_role("heading", name="Overview", exact=True).wait_for(timeout=60_000)
+    # The frame stops before the page on a folder without a store: no page title yet.
+    page.get_by_text("no finished run to analyse yet").wait_for(timeout=60_000)
     _settled(page)
     assert page.get_by_text("no finished run to analyse yet").is_visible()
     _shot(page, "overview_empty")
@@ -103,3 +108,106 @@ def test_journey_from_an_empty_store_to_a_report(page, app_url):
     html = Path(download.value.path()).read_text(encoding="utf-8")
     assert "plotly" in html.lower()
     assert "<html" in html.lower()
+
+    _honest_decisions(page)
+
+
+PLATT = "platt, walk-forward, 12 windows"
+
+
+def _main_text(page) -> str:
+    return page.locator('[data-testid="stMain"]').inner_text()
+
+
+def _slider_value(page) -> str:
+    """The Threshold slider's value as drawn on its thumb."""
+    thumb = page.locator(f'{LIVE} [data-testid="stSliderThumbValue"]').first
+    thumb.wait_for(timeout=60_000)
+    return thumb.inner_text().strip()
+
+
+def _honest_decisions(page) -> None:
+    # The key is the mapping: choose Platt (walk-forward); every page names it.
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text(PLATT, exact=True).click()
+    _settled(page)
+    for name in ("Overview", "Calibration", "Thresholds", "Drift", "Reports", "Models", "Backtest"):
+        _go(page, name)
+        page.locator('[data-testid="stMain"]').get_by_text(PLATT).first.wait_for(timeout=60_000)
+        assert PLATT in _main_text(page), name
+
+    # Thresholds: move the slider, keep the threshold with a reason.
+    _go(page, "Thresholds")
+    slider = page.get_by_role("slider", name="Threshold")
+    slider.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    _settled(page)
+    kept = _slider_value(page)
+    page.get_by_label("Why this threshold?").fill("inside the stable region")
+    page.get_by_label("Why this threshold?").press("Enter")
+    _settled(page)
+    page.get_by_role("button", name="Keep threshold").click()
+    page.get_by_text("Kept threshold").first.wait_for(timeout=60_000)
+    _settled(page)
+    assert "N_eff" in _main_text(page) and "How stable is the choice?" in _main_text(page)
+    assert "A threshold with a guaranteed win rate" in _main_text(page)
+    run_label = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first
+    run_before = run_label.inner_text()
+
+    # Leave, come back: the same threshold; the Overview shows the decision.
+    _go(page, "Overview")
+    page.get_by_text("Kept threshold for signal").wait_for(timeout=60_000)
+    _go(page, "Thresholds")
+    assert _slider_value(page) == kept
+    # Reload the URL (a new session): the same run, key and threshold.
+    assert f"threshold={kept}" in page.url or f"threshold={float(kept):g}" in page.url
+    page.reload()
+    page.get_by_role("heading", name="Thresholds", exact=True).wait_for(timeout=60_000)
+    _settled(page)
+    assert _slider_value(page) == kept
+    assert run_label.inner_text() == run_before
+    assert PLATT in _main_text(page)
+    _shot(page, "thresholds_kept")
+
+    # Bet sizing on the sample run: the table of rules appears.
+    page.get_by_role("button", name="Size bets").click()
+    page.get_by_text("Sizing rules, out of sample").wait_for(timeout=120_000)
+    _settled(page)
+    _shot(page, "thresholds_sizing")
+
+    # The HTML report states the verdict after deflation and the mapping.
+    _go(page, "Reports")
+    with page.expect_download(timeout=120_000) as download:
+        page.get_by_role("button", name="Download HTML report").click()
+    report = Path(download.value.path()).read_text(encoding="utf-8")
+    assert 'id="verdict"' in report and "after deflation (DSR" in report and "PBO" in report
+    assert PLATT in report
+
+    # Calibration: calibration by volatility regime draws its chart.
+    _go(page, "Calibration")
+    page.get_by_label("Segment by").click()
+    page.get_by_role("option", name="volatility", exact=False).first.click()
+    _settled(page)
+    page.locator(f'{LIVE} [data-testid="stPlotlyChart"] .gtitle').filter(
+        has_text="Calibration by volatility"
+    ).first.wait_for(timeout=60_000)
+
+    # Register two calibrator versions from the fitted comparison ...
+    page.get_by_role("button", name="Fit walk-forward").click()
+    page.get_by_text("Register a calibrator as a model version").wait_for(timeout=120_000)
+    _settled(page)
+    for _ in range(2):
+        page.get_by_role("button", name="Register model version").click()
+        _settled(page)
+    page.get_by_text("version 2").first.wait_for(timeout=60_000)
+
+    # ... and compare them on the Models page.
+    _go(page, "Models")
+    page.get_by_role("tab", name="Compare versions").click()
+    _settled(page)
+    page.get_by_role("button", name="Compare").click()
+    _settled(page)
+    page.locator('[data-testid="stAlert"]').filter(has_text="B").first.wait_for(timeout=60_000)
+    assert page.locator(f'{LIVE} [data-testid="stPlotlyChart"]').count() >= 1
+    _shot(page, "models_compare")
