@@ -162,6 +162,9 @@ def _select_run(page, label_part: str) -> tuple[float, float] | None:
     page.keyboard.type(label_part)
     since = _now(page)
     page.keyboard.press("Enter")
+    page.wait_for_timeout(3000)
+    if not page.evaluate("([t]) => window.__bench.busyOn.some(x => x >= t)", [since]):
+        return None  # it was the selected run already: nothing reran
     return _wait_idle(page, since)
 
 

@@ -96,7 +96,10 @@ def in_subprocess(code: str, *, timeout: float = 1800.0) -> dict[str, Any]:
         "_start = time.perf_counter()",
         timed,
         "_seconds = time.perf_counter() - _start",
-        "_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024",
+        # VmHWM, not ru_maxrss: on Linux ru_maxrss survives fork + exec, so a child
+        # started by a big benchmark process would report its parent's peak.
+        "_peak = next(int(line.split()[1]) * 1024 for line in open('/proc/self/status')"
+        " if line.startswith('VmHWM:'))",
         "print('BENCH-RESULT ' + json.dumps({'seconds': _seconds, 'peak_rss_gb': _peak / 1e9,"
         " 'base_rss_gb': _base / 1e9, 'result': result}))",
     ])  # fmt: skip
