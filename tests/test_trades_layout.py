@@ -174,9 +174,12 @@ def _log(n: int, *, seed: int = 3, open_every: int = 0) -> pd.DataFrame:
     return frame
 
 
+@pytest.mark.parametrize("ordered", [False, True])
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])
-def test_a_chunked_import_equals_a_one_shot_import(tmp_path, suffix):
+def test_a_chunked_import_equals_a_one_shot_import(tmp_path, suffix, ordered):
     frame = _log(1_000, open_every=9)
+    if ordered:  # chunks then arrive in time order: the snapshot needs no sort
+        frame = frame.sort_values("timestamp", kind="stable", ignore_index=True)
     path = tmp_path / f"log.{suffix}"
     frame.to_csv(path, index=False) if suffix == "csv" else frame.to_parquet(path)
     seen = {}
@@ -190,9 +193,13 @@ def test_a_chunked_import_equals_a_one_shot_import(tmp_path, suffix):
             events = store.events_frame(run_id=result.run_id).drop(
                 columns=["event_id", "run_id", "recorded_at"]
             )
+            snapshot = store.trades_frame(result.run_id)  # written by the import
+            store.conn.execute("DELETE FROM trade_snapshots")
+            store.conn.commit()
+            pd.testing.assert_frame_equal(snapshot, store.trades_frame(result.run_id))  # cold
             seen[chunk_rows] = (
                 result.to_dict() | {"run_id": None},
-                store.trades_frame(result.run_id).drop(columns="run_id"),
+                snapshot.drop(columns="run_id"),
                 store.open_signals(result.run_id).drop(columns="run_id"),
                 events.sort_values(["type", "signal_id"]).reset_index(drop=True),
             )

@@ -103,10 +103,18 @@ DAMAGED_FIX = (
 #: Mark a run finished and record its event counts: ?1 run id, ?2 status, ?3 time, ?4 error.
 _FINISH_SQL = """
     UPDATE runs SET status = ?2, finished = ?3, error = ?4,
-      n_signals = (SELECT count(*) FROM events WHERE run_id = ?1 AND type = 'SIGNAL_GENERATED'),
-      n_outcomes = (SELECT count(*) FROM events WHERE run_id = ?1 AND type = 'SIGNAL_ACCURACY'),
-      n_events = (SELECT count(*) FROM events WHERE run_id = ?1)
+      n_signals = (SELECT count(ts) FROM trades WHERE run = runs.key)
+        + (SELECT count(*) FROM event_log WHERE run_id = ?1 AND type = 'SIGNAL_GENERATED'),
+      n_outcomes = (SELECT count(o_id) FROM trades WHERE run = runs.key)
+        + (SELECT count(*) FROM event_log WHERE run_id = ?1 AND type = 'SIGNAL_ACCURACY'),
+      n_events = (SELECT count(ts) + count(o_id) FROM trades WHERE run = runs.key)
+        + (SELECT count(*) FROM event_log WHERE run_id = ?1)
     WHERE id = ?1"""
+#: A run's events by kind, straight from the tables (the ``trades`` index covers it).
+_RUN_COUNTS_SQL = """
+    SELECT (SELECT count(ts) FROM trades WHERE run = r.key),
+           (SELECT count(o_id) FROM trades WHERE run = r.key)
+    FROM runs AS r WHERE r.id = ?"""
 
 
 def process_start(pid: int) -> int | None:
@@ -1212,8 +1220,35 @@ class Store:
     @_guarded
     def count_events(self, filter: EventFilter | None = None, /, **filters: Any) -> int:
         """How many events match ``filter`` (its ``limit`` and ``offset`` are ignored)."""
-        where, params = EventFilter.of(filter, filters).where(extra=self._finished_only())
+        given = EventFilter.of(filter, filters)
+        if given.run_id is not None and (given.symbol, given.since, given.until) == (None,) * 3:
+            return self._count_run(given.run_id, given.event_type)
+        where, params = given.where(extra=self._finished_only())
         return int(self.conn.execute(f"SELECT count(*) FROM events{where}", params).fetchone()[0])
+
+    def _count_run(self, run_id: str, event_type: EventType | None) -> int:
+        """Events of one run (of one type), counted on the tables rather than the view."""
+        status = self.conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if status is not None and status[0] == "running" and run_id not in self._own_runs:
+            return 0
+        log_sql = "SELECT count(*) FROM event_log WHERE run_id = ?"
+        log_params: list[Any] = [run_id]
+        if event_type is not None:
+            log_sql += " AND type = ?"
+            log_params.append(event_type.value)
+        n = int(self.conn.execute(log_sql, log_params).fetchone()[0])
+        if status is None or event_type not in (
+            None,
+            EventType.SIGNAL_GENERATED,
+            EventType.SIGNAL_ACCURACY,
+        ):
+            return n
+        signals, outcomes = self.conn.execute(_RUN_COUNTS_SQL, (run_id,)).fetchone()
+        if event_type is EventType.SIGNAL_GENERATED:
+            return n + int(signals)
+        if event_type is EventType.SIGNAL_ACCURACY:
+            return n + int(outcomes)
+        return n + int(signals) + int(outcomes)
 
     @_guarded
     def event_counts_by_type(self) -> dict[str, int]:
@@ -1359,15 +1394,20 @@ def trades_table(
     go gets its snapshot without reading everything back.
     """
     outcome_cols = [c.name for c in SNAPSHOT_COLUMNS if c.trades == _O and c.kind is Kind.FLOAT]
-    joined = signals.merge(
-        outcomes[["signal_id", "ts", *[c for c in outcome_cols if c in outcomes]]].rename(
-            columns={"ts": "exit_ts"}
-        ),
-        on="signal_id",
-        how="inner",
-        validate="one_to_one",
-        suffixes=("_signal", ""),
+    kept = outcomes[["signal_id", "ts", *[c for c in outcome_cols if c in outcomes]]].rename(
+        columns={"ts": "exit_ts"}
     )
+    if len(signals) == len(outcomes) and np.array_equal(
+        signals["signal_id"].to_numpy(), kept["signal_id"].to_numpy()
+    ):  # already paired row by row (an import's chunk): no join needed
+        joined = signals.drop(columns=[c for c in kept if c in signals and c != "signal_id"])
+        joined = joined.reset_index(drop=True).assign(
+            **{c: kept[c].array for c in kept if c != "signal_id"}
+        )
+    else:
+        joined = signals.merge(
+            kept, on="signal_id", how="inner", validate="one_to_one", suffixes=("_signal", "")
+        )
     entry = _epoch_ns(joined["ts"])
     order = np.lexsort((joined["signal_id"].astype(str).to_numpy(), entry))
     joined = joined.iloc[order]
