@@ -16,8 +16,10 @@ and N_eff grows in proportion (see
 PBO, the ledger count and the reason) and :func:`current_decision` reads back
 the latest one.
 
-The ledger is a service over the store (events with ``run_id`` set when the
-step belongs to a run, ``None`` otherwise); it keeps no state of its own.
+The ledger is a service over the store; it keeps no state of its own. Its events
+are store-level (``run_id`` None on the event): the run a step belongs to is kept in
+the payload (``"run_id"``), so recording a trial never changes a run's own events,
+its counts or the cached trades frame keyed by them.
 """
 
 from __future__ import annotations
@@ -136,9 +138,15 @@ class TrialLedger:
         now = _now()
         event = LearningEvent(
             EventType.TRIAL_RECORDED,
-            run_id,
+            None,
             now,
-            {"signal": name, "kind": kind, "n_trials": n_trials, "params": dict(params or {})},
+            {
+                "signal": name,
+                "run_id": run_id,
+                "kind": kind,
+                "n_trials": n_trials,
+                "params": dict(params or {}),
+            },
             recorded_at=now,
         )
         self.store.insert_events([event])
@@ -210,7 +218,7 @@ class TrialLedger:
                 "event_id": e.event_id,
                 "recorded_at": e.recorded_at,
                 "signal": e.payload["signal"],
-                "run_id": e.run_id,
+                "run_id": e.payload.get("run_id", e.run_id),
                 "kind": e.payload["kind"],
                 "n_trials": int(e.payload["n_trials"]),
                 "params": dict(e.payload.get("params") or {}),
@@ -332,6 +340,7 @@ def record_threshold_choice(
     now = _now()
     payload = {
         "signal": name,
+        "run_id": run_id,
         "key": key,
         "mode": mode,
         "threshold": float(threshold),
@@ -342,7 +351,7 @@ def record_threshold_choice(
         "ledger_count": int(ledger_count),
         "reason": reason.strip(),
     }
-    event = LearningEvent(EventType.THRESHOLD_SELECTED, run_id, now, payload, recorded_at=now)
+    event = LearningEvent(EventType.THRESHOLD_SELECTED, None, now, payload, recorded_at=now)
     store.insert_events([event])
     return _decision(event)
 
@@ -363,7 +372,7 @@ def _decision(event: LearningEvent) -> ThresholdDecision:
     p = event.payload
     return ThresholdDecision(
         signal=p["signal"],
-        run_id=event.run_id,
+        run_id=p.get("run_id", event.run_id),
         key=p["key"],
         mode=p["mode"],
         threshold=float(p["threshold"]),
