@@ -12,6 +12,7 @@ from core.analytics.selection import select_threshold
 from core.errors import ConfigError, StoreError
 from core.events import EventType
 from core.lifecycle.ledger import TrialLedger, current_decision, record_threshold_choice
+from core.store import Store
 
 
 def test_count_sums_the_trials_since_the_last_reset(store):
@@ -101,3 +102,19 @@ def test_threshold_decision_round_trip(store):
             store, signal="momo", run_id=None, key="raw", mode="absolute", threshold=0.5,
             in_sample={}, out_of_sample={}, dsr=None, pbo=None, ledger_count=0, reason=" ",
         )  # fmt: skip
+
+
+def test_cli_backtests_and_grid_cells_are_trials_of_their_signal(tmp_path, capsys):
+    from core.cli import main
+
+    d = ["--data-dir", str(tmp_path / "data")]
+    small = ["--source", "synthetic", "--n-symbols", "3", "--n-days", "300", "--quiet"]
+    assert main(["backtest", *small, *d]) == 0
+    assert main(["grid", "--threshold", "0.5", "0.6", "--source", "synthetic", "--n-symbols", "3",
+                 "--n-days", "300", "--executor", "thread", "--quiet", *d]) == 0  # fmt: skip
+    capsys.readouterr()
+    with Store(tmp_path / "data") as store:
+        ledger = TrialLedger(store)
+        assert ledger.count("ensemble-agree3-hold5") == 1 + 2
+        kinds = list(ledger.frame("ensemble-agree3-hold5")["kind"])
+        assert kinds == ["rerun", "grid"]

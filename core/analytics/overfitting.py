@@ -1101,7 +1101,7 @@ def sweep_return_matrix(
         index = usable.index
     elif "entry_time" in usable:
         starts = np.searchsorted(period, np.arange(n_rows), side="left")
-        index = pd.Index(usable["entry_time"].to_numpy()[starts], name="period_start")
+        index = pd.Index(usable["entry_time"].iloc[starts], name="period_start")
     else:
         index = pd.RangeIndex(n_rows, name="period")
     return pd.DataFrame(values, index=index, columns=pd.Index(grid, name="threshold"))

@@ -23,6 +23,7 @@ from core.cli.common import add_common_options, emit, print_table, set_stage, st
 from core.data.market import SOURCES
 from core.engines.risk import SIZING_METHODS
 from core.errors import Interrupted
+from core.lifecycle.ledger import TrialLedger
 from core.reports.json_report import write_backtest_report
 from core.store import Store
 from core.store.db import process_start
@@ -196,6 +197,12 @@ def _backtest(args: argparse.Namespace) -> int:
             "written (see `signal-lab report`)"
         )
         raise
+    if config.use_learning_engine:  # every backtest of a signal is a trial of it
+        with Store(result.data_dir) as store:
+            TrialLedger(store).record(
+                store.get_run(result.run_id).signal, run_id=result.run_id, kind="rerun",
+                n_trials=1, params={"config": config.to_dict()},
+            )  # fmt: skip
     payload = {**result.to_dict(), "report_path": str(report_path)}
     emit(args, payload, _summary(result, report_path))
     if args.check and not result.validation_passed:

@@ -20,6 +20,7 @@ import pandas as pd
 from core.cli.common import add_common_options, emit, open_engine, open_store, print_table, stderr
 from core.decisions import version_view
 from core.lifecycle.gates import EVALUATION_METRICS, Gate
+from core.lifecycle.ledger import TrialLedger
 from core.store.registry import MODEL_STAGES
 from core.trade_windows import load_trades
 
@@ -388,6 +389,26 @@ def _drift_alerts(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- grid
 
 
+def _record_grid_trials(args: argparse.Namespace, result: Any) -> None:
+    """Every grid cell is a trial of its signal: one ledger entry per signal."""
+    with open_store(args) as store:
+        ledger = TrialLedger(store)
+        per_signal: dict[str, list[str]] = {}
+        for run_id in result.run_ids:
+            per_signal.setdefault(store.get_run(run_id).signal, []).append(run_id)
+        for signal, runs in per_signal.items():
+            ledger.record(
+                signal, run_id=runs[-1], kind="grid", n_trials=len(runs),
+                params={"grid": {k: list(v) for k, v in _grid_spec(result).items()},
+                        "runs": runs},
+            )  # fmt: skip
+
+
+def _grid_spec(result: Any) -> dict[str, Any]:
+    frame = result.summary
+    return {name: sorted(set(frame[name].tolist())) for name in result.params}
+
+
 def _register_grid(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "grid", help="one recorded backtest per combination of parameters",
@@ -454,6 +475,7 @@ def _grid(args: argparse.Namespace) -> int:
         )  # fmt: skip
     finally:
         executor.shutdown(wait=True)
+    _record_grid_trials(args, result)
     cols = [*result.params, "run_id", "filtered_n_trades", "filtered_win_rate",
             "filtered_mean_return_pct", "filtered_sharpe_per_trade", "filtered_profit_factor",
             "error"]  # fmt: skip
