@@ -37,10 +37,12 @@ lint: setup
 format: setup
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
 
-bench: setup ## benchmarks, one JSON object per line
+bench: setup ## benchmarks, one JSON object per line (installs the bench extra: polars, duckdb, psutil)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) bench/run.py
 
 bench-quick: setup
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) bench/run.py --quick
 
 clean:
