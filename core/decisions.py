@@ -29,9 +29,9 @@ from core.analytics.sizing import walk_forward_sizing
 from core.analytics.walkforward import walk_forward_calibrate
 from core.backtest import BacktestConfig
 from core.data import load_market_data
-from core.errors import ConfigError, InsufficientDataError
+from core.errors import ConfigError, InsufficientDataError, SignalLabError
 from core.figures import decisions as charts
-from core.learning import LearningEngine
+from core.lifecycle.registry import ModelRegistry
 from core.signals.calibrated import calibrate_scores
 from core.store import RunInfo
 from core.trades import CORE_COLUMNS, validate_trades
@@ -41,6 +41,7 @@ __all__ = [
     "DecisionView",
     "available_segments",
     "decay_view",
+    "latest_versions_view",
     "open_book_view",
     "out_of_sample_probability",
     "segment_view",
@@ -238,10 +239,10 @@ def open_book_view(
 
 
 def version_view(
-    engine: LearningEngine, name: str, a: int, b: int, *, trades: pd.DataFrame, seed: int = 0
+    registry: ModelRegistry, name: str, a: int, b: int, *, trades: pd.DataFrame, seed: int = 0
 ) -> DecisionView:
     """Two calibrator versions on the same trades, out of sample for both: paired bootstrap."""
-    va, vb = engine.registry.get(name, a), engine.registry.get(name, b)
+    va, vb = registry.get(name, a), registry.get(name, b)
     usable = validate_trades(trades, key="confidence", min_rows=2)
     times = usable["entry_time"]
     after = pd.Series(True, index=usable.index)
@@ -255,11 +256,31 @@ def version_view(
             "compare them on a later run"
         )
     score = oos["confidence"].to_numpy(dtype=np.float64)
-    prob_a = calibrate_scores(engine.registry.load(name, version=a), score)
-    prob_b = calibrate_scores(engine.registry.load(name, version=b), score)
+    prob_a = calibrate_scores(registry.load(name, version=a), score)
+    prob_b = calibrate_scores(registry.load(name, version=b), score)
     result: VersionComparison = compare_versions(
         prob_a, prob_b, oos["win"].to_numpy(), returns_pct=oos["return_pct"].to_numpy(),
         names=(f"v{a}", f"v{b}"), block_size=10, seed=seed,
     )  # fmt: skip
     note = f"{len(oos):,} trades after both training windows; paired block bootstrap (10 trades)"
     return DecisionView(result, (charts.version_reliability(result),), note)
+
+
+def latest_versions_view(
+    registry: ModelRegistry, signal: str, trades: pd.DataFrame
+) -> DecisionView | str:
+    """The newest two calibrator versions of the model named after ``signal``, compared.
+
+    Returns the reason instead when there is nothing to compare (the report shows it).
+    """
+    versions = [v for v in registry.versions(signal) if v.model_type == "calibrator"]
+    if len(versions) < 2:
+        return (
+            f"signal {signal!r} has {len(versions)} calibrator version(s) in the registry; "
+            "register two (named after the signal) to compare them"
+        )
+    a, b = versions[-2].version, versions[-1].version
+    try:
+        return version_view(registry, signal, a, b, trades=trades)
+    except SignalLabError as exc:
+        return str(exc).split("\n", 1)[0]

@@ -147,7 +147,7 @@ with compare:
         if st.button("Compare", key="cmp_go", disabled=a == b):
             with ui.shown_errors("Could not compare: "):
                 trades = ui.trades(run)
-                view = dash.version_view(engine, model, int(a), int(b), trades=trades)
+                view = dash.version_view(engine.registry, model, int(a), int(b), trades=trades)
                 st.plotly_chart(view.figures[0], key="cmp_chart")
                 st.dataframe(view.result.table.reset_index(), hide_index=True, width="stretch")
                 st.info(dash.md_text(view.result.verdict), icon=":material/balance:")

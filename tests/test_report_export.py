@@ -326,3 +326,24 @@ def test_the_report_states_the_mapping_and_a_verdict_after_deflation(synthetic_r
     payload = after.to_dict()
     assert payload["verdict"] == verdict and payload["mapping"]["method"] == "platt"
     json.dumps(payload, allow_nan=False)
+
+
+def test_the_html_report_compares_the_signals_newest_two_calibrators(tmp_path):
+    from core.backtest import BacktestConfig, run_backtest
+    from core.lifecycle.registry import ModelRegistry
+    from core.reports.html_report import build_report
+
+    data_dir = tmp_path / "data"
+    result = run_backtest(BacktestConfig(data_dir=str(data_dir), symbols=("AAPL", "MSFT", "IBM")))
+    with Store(data_dir) as store:
+        signal = store.get_run(result.run_id).signal
+        html = build_report(store, result.run_id, out=tmp_path / "one.html").read_text()
+        assert "has 0 calibrator version(s)" in html  # says what to do instead
+        trades = store.trades_frame(result.run_id)
+        early = trades[trades["entry_time"] < "2006-01-01"]
+        registry = ModelRegistry(store)
+        registry.register_calibrator(signal, early, method="platt")
+        registry.register_calibrator(signal, early, method="isotonic")
+        html = build_report(store, result.run_id, out=tmp_path / "two.html").read_text()
+    section = html[html.index("Version against version") :]
+    assert 'id="fig-versions_0"' in section and "v2 - v1" in section

@@ -461,6 +461,11 @@ def _decision_views(a: RunAnalysis) -> tuple[tuple[str, str, Any], ...]:
         ),
         ("decay", "How long does the edge last?", lambda: decay_view(a.run, trades)),
         ("open_book", "Expected win rate of the newest signals", lambda: open_book_view(trades)),
+        (
+            "versions",
+            "Version against version: the signal's newest two calibrators",
+            lambda: a.versions if a.versions is not None else "not computed",
+        ),
     ]
     out: list[tuple[str, str, Any]] = []
     for key, title, build in builders:

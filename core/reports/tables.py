@@ -40,10 +40,12 @@ from core.analytics.report import (
 )
 from core.analytics.walkforward import WalkForwardResult
 from core.csvsafe import csv_bytes
+from core.decisions import latest_versions_view
 from core.errors import ConfigError, InsufficientDataError, StoreError
 from core.events import EventType
 from core.jsonsafe import json_safe
 from core.lifecycle.ledger import TrialLedger
+from core.lifecycle.registry import ModelRegistry
 from core.outputs import check_output_path, write_output
 from core.reports.json_report import write_json_report
 from core.reports.keys import KEY_ALIASES, KEY_CHOICES, map_key
@@ -327,6 +329,7 @@ class RunAnalysis:
     notes: tuple[str, ...] = ()
     mapping: KeyMapping | None = None
     ledger_count: int | None = None
+    versions: Any = None
 
     @property
     def mapping_label(self) -> str:
@@ -557,4 +560,5 @@ def analyze_stored_run(
         notes=tuple(notes),
         mapping=mapping,
         ledger_count=ledger_count,
+        versions=latest_versions_view(ModelRegistry(store), info.signal, trades),
     )
