@@ -199,7 +199,7 @@ def live_threshold(
                 config = dash.rerun_config(
                     run, threshold=float(threshold), confidence_key=mapped.column
                 )
-                dash.record_rerun_trial(ui.store(), run, key=mapped.label, threshold=threshold)
+                # the rerun is a trial of the signal: run_and_report records it in the ledger
                 if ui.run_backtest_now(config) is not None:
                     st.rerun()
 

@@ -18,6 +18,7 @@ from core.engines.orchestration import STAGES, ProgressCallback
 from core.errors import ConfigError, InsufficientDataError, ValidationError
 from core.events import EventType
 from core.learning import LearningEngine
+from core.lifecycle.ledger import TrialLedger
 from core.metrics import is_win, performance_metrics
 from core.reports.json_report import write_backtest_report
 from core.store import Store
@@ -130,9 +131,16 @@ def rerun_config(run: RunInfo, **changes: Any) -> BacktestConfig:
 def run_and_report(
     config: BacktestConfig, *, engine: LearningEngine, progress: ProgressCallback | None = None
 ) -> BacktestResult:
-    """Run a backtest in ``engine``'s store and write its JSON report to ``<data_dir>/reports``."""
+    """Run a backtest in ``engine``'s store and write its JSON report to ``<data_dir>/reports``.
+
+    The backtest is a trial of its signal: the trial ledger counts it.
+    """
     result = run_backtest(config, engine=engine, progress=progress)
     write_backtest_report(result)
+    TrialLedger(engine.store).record(
+        engine.store.get_run(result.run_id).signal, run_id=result.run_id, kind="rerun",
+        n_trials=1, params={"config": config.to_dict()},
+    )  # fmt: skip
     return result
 
 

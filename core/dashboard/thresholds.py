@@ -46,7 +46,6 @@ __all__ = [
     "ledger_view",
     "light_sweep_figure",
     "record_comparison_trial",
-    "record_rerun_trial",
     "record_sweep_trial",
     "reset_ledger",
     "sweep_figure",
@@ -192,14 +191,6 @@ def record_sweep_trial(
     if not seen:
         ledger.record(run.signal, run_id=run.id, kind="sweep", params=params,
                       n_trials=len(default_thresholds(mode)))  # type: ignore[arg-type]  # fmt: skip
-    return ledger.count(run.signal)
-
-
-def record_rerun_trial(store: Store, run: RunInfo, *, key: str, threshold: float) -> int:
-    """Record a rerun of ``run`` at a new threshold (one trial); the ledger's count."""
-    ledger = TrialLedger(store)
-    ledger.record(run.signal, run_id=run.id, kind="rerun", n_trials=1,
-                  params={"key": key, "threshold": float(threshold), "source": "dashboard"})  # fmt: skip
     return ledger.count(run.signal)
 
 
