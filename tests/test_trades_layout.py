@@ -16,6 +16,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from core.columns import EVENT_COLUMNS
+from core.errors import StoreError
 from core.events import LearningEvent, outcome_rows, signal_rows
 from core.importer import import_signal_log
 from core.store import Store
@@ -285,3 +286,11 @@ def test_a_dry_run_streams_and_writes_nothing(tmp_path, store):
     assert len(result.preview) == 1_000  # the first rows only
     assert [line.split(" ")[0] for line in lines] == ["reading"] + ["validating"] * 3
     assert store.list_runs() == [] and store.count_events() == 0
+
+
+def test_open_signals_of_a_run_still_running_elsewhere_are_refused(data_dir):
+    with Store(data_dir) as writer:
+        run_id = writer.create_run(kind="backtest", signal="s")
+        with Store(data_dir) as reader, pytest.raises(StoreError, match="still running"):
+            reader.open_signals(run_id)
+        assert writer.open_signals(run_id).empty

@@ -112,9 +112,8 @@ _FINISH_SQL = """
     WHERE id = ?1"""
 #: A run's events by kind, straight from the tables (the ``trades`` index covers it).
 _RUN_COUNTS_SQL = """
-    SELECT (SELECT count(ts) FROM trades WHERE run = r.key),
-           (SELECT count(o_id) FROM trades WHERE run = r.key)
-    FROM runs AS r WHERE r.id = ?"""
+    SELECT count(t.ts), count(t.o_id) FROM trades AS t
+    WHERE t.run = (SELECT key FROM runs WHERE id = ?)"""
 
 
 def process_start(pid: int) -> int | None:
@@ -1149,8 +1148,15 @@ class Store:
         ------
         RunNotFoundError
             No such run.
+        StoreError
+            The run is still running in another process.
         """
         info = self.get_run(run_id)
+        if info.status == "running" and run_id not in self._own_runs:
+            raise StoreError(
+                f"run {run_id} is still running (pid {info.owner_pid} on {info.owner_host}); "
+                "its open signals can be read when it finishes - pick a finished run"
+            )
         signal_cols = [c for c in TRADES_COLUMNS if c.trades == _S]
         extra = "".join(
             f", CAST(json_extract(t.payload, '$.\"{k}\"') AS REAL)" for k in info.feature_keys
