@@ -103,6 +103,8 @@ def test_a_store_of_the_previous_layout_is_migrated_with_every_event_kept(tmp_pa
         assert moved == 40 + 3 + 1  # run-a's signals, run-b's three, the orphan outcome
         left = store.conn.execute("SELECT type, run_id FROM event_log ORDER BY id").fetchall()
         assert left == [("SIGNAL_GENERATED", "not-a-run")] * 2 + [("METRIC_RECORDED", "run-a")]
+        info = store.get_run("run-a")  # counted again by the migration
+        assert (info.n_signals, info.n_outcomes, info.n_events) == (40, 30, 71)
         trades = store.trades_frame("run-a")
         assert len(trades) == 30 and list(trades["signal_id"]) == list(outcomes["signal_id"][:30])
         np.testing.assert_allclose(trades["feature"], signals["feature"][:30])
@@ -294,3 +296,21 @@ def test_open_signals_of_a_run_still_running_elsewhere_are_refused(data_dir):
         with Store(data_dir) as reader, pytest.raises(StoreError, match="still running"):
             reader.open_signals(run_id)
         assert writer.open_signals(run_id).empty
+
+
+@pytest.mark.parametrize("path", ["bulk", "events"])
+def test_writes_to_a_finished_run_keep_its_counts_and_refresh_its_snapshot(store, path):
+    signals, outcomes = _frames(12)
+    run_id = store.create_run(kind="backtest", signal="s")
+    store.insert_trade_frames(run_id, signals.iloc[:8], outcomes.iloc[:8])
+    store.finish_run(run_id, status="completed")
+    assert len(store.trades_frame(run_id)) == 8
+    late_s, late_o = signals.iloc[8:], outcomes.iloc[8:10]  # two closed, two open
+    if path == "bulk":
+        store.insert_trade_frames(run_id, late_s, late_o)
+    else:
+        store.insert_event_rows([*signal_rows(run_id, late_s), *outcome_rows(run_id, late_o)])
+    info = store.get_run(run_id)
+    assert (info.n_signals, info.n_outcomes, info.n_events) == (12, 10, 22)
+    assert info.n_events == store.count_events(run_id=run_id)
+    assert len(store.trades_frame(run_id)) == 10 and len(store.open_signals(run_id)) == 2

@@ -1129,7 +1129,13 @@ class Store:
                 f"INSERT INTO trades ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
             )
             c.executemany(sql, zip(ids, repeat(row[0]), repeat(rec), o_ids, *columns.values()))
-            return n + int(closed.sum())
+            n_closed = int(closed.sum())
+            c.execute(  # a finished run's counts stay current (see migration m007)
+                "UPDATE runs SET n_events = n_events + ?, n_signals = n_signals + ?, "
+                "n_outcomes = n_outcomes + ? WHERE id = ? AND status != 'running'",
+                (n + n_closed, n, n_closed, run_id),
+            )
+            return n + n_closed
 
         if conn is not None:
             return write(conn)
@@ -1300,7 +1306,7 @@ class Store:
                 "its trades can be read when it finishes - pick a finished run"
             )
         if info.status != "running":
-            n_events = self.count_events(run_id=run_id)
+            n_events = info.n_events  # kept current by every write (migration m007)
             row = self.conn.execute(
                 "SELECT parquet FROM trade_snapshots WHERE run_id = ? AND n_events = ?",
                 (run_id, n_events),
@@ -1356,7 +1362,7 @@ class Store:
     def refresh_snapshot(self, run_id: str) -> None:
         """Build (or rebuild) the trades snapshot of a finished run."""
         info = self.get_run(run_id)
-        self._build_snapshot(run_id, info.feature_keys, self.count_events(run_id=run_id))
+        self._build_snapshot(run_id, info.feature_keys, info.n_events)
 
 
 def _read_trades_arrow(

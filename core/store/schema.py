@@ -403,6 +403,18 @@ BEGIN
 END
 """
 
+#: m007: the same routing, and a finished run's counts kept current by every later write.
+EVENTS_INSERT_TRIGGER_COUNTED = EVENTS_INSERT_TRIGGER.replace(
+    "  UPDATE event_seq SET next = next + 1;\nEND",
+    """  UPDATE runs SET n_events = n_events + 1,
+         n_signals = n_signals + (NEW.type = 'SIGNAL_GENERATED'),
+         n_outcomes = n_outcomes + (NEW.type = 'SIGNAL_ACCURACY')
+  WHERE id = NEW.run_id AND status != 'running';
+
+  UPDATE event_seq SET next = next + 1;
+END""",
+)
+
 
 @MIGRATIONS()
 def m006_trades_layout(db: Database) -> None:
@@ -512,6 +524,30 @@ def m006_trades_layout(db: Database) -> None:
     db.execute(EVENTS_INSERT_TRIGGER)
 
 
+@MIGRATIONS()
+def m007_run_counts_kept(db: Database) -> None:
+    """A finished run's ``n_signals`` / ``n_outcomes`` / ``n_events`` stay current: every
+    later write adds to them (the ``events`` trigger, and the bulk path in the store), so a
+    reader checks its trades snapshot against the run's row instead of counting events.
+    Counts of finished runs are recomputed here once."""
+    db.execute("DROP TRIGGER events_insert")
+    db.execute(EVENTS_INSERT_TRIGGER_COUNTED)
+    db.execute(
+        """
+        UPDATE runs SET
+          n_signals = (SELECT count(ts) FROM trades WHERE run = runs.key)
+            + (SELECT count(*) FROM event_log WHERE run_id = runs.id
+               AND type = 'SIGNAL_GENERATED'),
+          n_outcomes = (SELECT count(o_id) FROM trades WHERE run = runs.key)
+            + (SELECT count(*) FROM event_log WHERE run_id = runs.id
+               AND type = 'SIGNAL_ACCURACY'),
+          n_events = (SELECT count(ts) + count(o_id) FROM trades WHERE run = runs.key)
+            + (SELECT count(*) FROM event_log WHERE run_id = runs.id)
+        WHERE status != 'running'
+        """
+    )
+
+
 #: Tables each migration creates: a store that has applied a migration but lacks one of
 #: its tables was changed outside Signal Lab (or damaged).
 TABLES_BY_MIGRATION: dict[str, tuple[str, ...]] = {
@@ -524,6 +560,7 @@ TABLES_BY_MIGRATION: dict[str, tuple[str, ...]] = {
     "m004_signals": (),
     "m005_run_owners": (),
     "m006_trades_layout": ("event_log", "trades", "event_seq"),
+    "m007_run_counts_kept": (),
 }  # fmt: skip
 
 
