@@ -6,8 +6,12 @@ its own), so readers never block each other and one writer at a time holds
 the write lock. Writes go through :meth:`Store.write`, which takes the lock up
 front (``BEGIN IMMEDIATE``) and retries while another process holds it.
 
-Bulk events are written by :meth:`Store.insert_event_rows` with
-``executemany`` on the raw connection (sqlite-utils' ``insert_all`` caps a
+A run's signals and outcomes live in the ``trades`` table, one narrow row per
+signal and its outcome (migration m006); ``events`` is a view that reads them
+back as events beside ``event_log`` (lifecycle and metric events). Bulk trades
+are written by :meth:`Store.insert_trade_frames`, single events by
+:meth:`Store.insert_event_rows` (the view's insert trigger routes them), both
+with ``executemany`` on the raw connection (sqlite-utils' ``insert_all`` caps a
 batch at 999 variables and measured about 0.35 of plain ``executemany``);
 schema and queries use sqlite-utils.
 """
@@ -1061,8 +1065,10 @@ class Store:
     ) -> int:
         """Insert event rows (``EVENT_COLUMNS`` order) in one transaction; returns the count.
 
-        This is the single bulk-write path: the learning engine's flush, the
-        importer and the backtest all end here.
+        The path of single events (the learning engine's flush, lifecycle services):
+        the ``events`` view's trigger stores lifecycle events in ``event_log`` and
+        signals/outcomes of a known run as ``trades`` rows. Frames of a run's trades
+        go faster through :meth:`insert_trade_frames`.
         """
         if conn is not None:
             return conn.executemany(_INSERT_SQL, rows).rowcount
