@@ -184,11 +184,8 @@ def _honest_decisions(page) -> None:
     assert 'id="verdict"' in report and "after deflation (DSR" in report and "PBO" in report
     assert PLATT in report
 
-    # Calibration: calibration by volatility regime draws its chart.
+    # Calibration: calibration by volatility regime (the first segment offered) draws its chart.
     _go(page, "Calibration")
-    page.get_by_label("Segment by").click()
-    page.get_by_role("option", name="volatility", exact=False).first.click()
-    _settled(page)
     page.locator(f'{LIVE} [data-testid="stPlotlyChart"] .gtitle').filter(
         has_text="Calibration by volatility"
     ).first.wait_for(timeout=60_000)
