@@ -128,7 +128,9 @@ def _models_compare(args: argparse.Namespace) -> int:
     with open_engine(args) as engine:
         run_id = args.run_id or engine.store.latest_run_id()
         trades = load_trades(engine.store, run_id)
-        view = version_view(engine.registry, args.name, args.a, args.b, trades=trades, seed=args.seed)
+        view = version_view(
+            engine.registry, args.name, args.a, args.b, trades=trades, seed=args.seed
+        )
     table = view.result.table.round(5).reset_index()
     emit(args, view, f"{print_table(table)}\n{view.result.verdict}\n{view.note}")
     return 0
