@@ -52,6 +52,25 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 @pytest.fixture
+def navigation_like_the_server(monkeypatch):
+    """Route AppTest through ``st.navigation`` as a served app does.
+
+    A ``pages/`` folder next to app.py puts Streamlit in its older pages-folder mode until
+    ``st.navigation`` runs; the server leaves it at its first run, AppTest's page manager
+    would keep it. Page tests use this with ``pytest.mark.usefixtures``.
+    """
+    from streamlit.runtime import pages_manager
+
+    original = pages_manager.PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        pages_manager.PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(pages_manager.PagesManager, "__init__", init)
+
+
+@pytest.fixture
 def data_dir(tmp_path):
     return tmp_path / "data"
 

@@ -6,7 +6,6 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from streamlit.runtime import pages_manager
 from streamlit.testing.v1 import AppTest
 
 import core.dashboard
@@ -15,20 +14,11 @@ from core.dashboard import synthetic_signal_log
 from core.importer import import_signal_log
 from core.store import Store
 
+# AppTest routes through st.navigation as the server does (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("navigation_like_the_server")
+
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PREFIX = "drift_threshold_"
-
-
-@pytest.fixture(autouse=True)
-def _navigation_like_the_server(monkeypatch):
-    """Route through ``st.navigation`` as the server does (see tests/test_pages.py)."""
-    original = pages_manager.PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        pages_manager.PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(pages_manager.PagesManager, "__init__", init)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 
 import pytest
-from streamlit.runtime import pages_manager
 from streamlit.testing.v1 import AppTest
 
 from core.backtest import BacktestConfig, run_backtest
@@ -20,6 +19,9 @@ from core.dashboard import synthetic_signal_log
 from core.importer import import_signal_log
 from core.learning import LearningEngine, LearningEngineConfig
 from core.store import DB_FILENAME, Store
+
+# AppTest routes through st.navigation as the server does (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("navigation_like_the_server")
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -33,24 +35,6 @@ PAGES = (
     "events",
     "reports",
 )
-
-
-@pytest.fixture(autouse=True)
-def _navigation_like_the_server(monkeypatch):
-    """Make AppTest route through ``st.navigation`` on every run, as the server does.
-
-    AppTest builds a fresh ``PagesManager`` for each run, which sees the
-    ``pages/`` folder and runs the requested page the multipage-v1 way, without
-    ``app.py`` (so without the sidebar). The server decides that once per
-    process and switches to ``st.navigation`` on the first run.
-    """
-    original = pages_manager.PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        pages_manager.PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(pages_manager.PagesManager, "__init__", init)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ sizing test uses a small real backtest.
 from __future__ import annotations
 
 import pytest
-from streamlit.runtime import pages_manager
 from streamlit.testing.v1 import AppTest
 
 from core.backtest import BacktestConfig, run_backtest
@@ -21,17 +20,8 @@ from core.store import Store
 from tests.test_pages import APP, _metric
 from tests.test_pages import _texts as _escaped_texts
 
-
-@pytest.fixture(autouse=True)
-def _navigation_like_the_server(monkeypatch):
-    """Route through ``st.navigation`` on every run, as the server does (see test_pages)."""
-    original = pages_manager.PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        pages_manager.PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(pages_manager.PagesManager, "__init__", init)
+# AppTest routes through st.navigation as the server does (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("navigation_like_the_server")
 
 
 @pytest.fixture()

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.runtime import pages_manager
 from streamlit.runtime.scriptrunner_utils.script_run_context import ThreadState
 from streamlit.testing.v1 import AppTest
 
@@ -22,19 +21,10 @@ from core.dashboard import synthetic_signal_log
 from core.importer import import_signal_log
 from core.store import Store
 
+# AppTest routes through st.navigation as the server does (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("navigation_like_the_server")
+
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-
-
-@pytest.fixture(autouse=True)
-def _navigation_like_the_server(monkeypatch):
-    """Route AppTest through ``st.navigation`` as the server does (see tests/test_pages.py)."""
-    original = pages_manager.PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        pages_manager.PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(pages_manager.PagesManager, "__init__", init)
 
 
 @pytest.fixture(scope="module")
