@@ -20,7 +20,7 @@ from core.events import EventType, LearningEvent
 from core.learning import LearningEngine, LearningEngineConfig
 from core.lifecycle.executors import ClusterExecutor, describe, make_executor
 from core.lifecycle.jobs import TrainingConfig, TrainingJobs, train_calibrator
-from core.store.jobs import JobTables
+from core.store.jobs import LAST_EVENT_ID_SQL, JobTables
 from tests.test_registry import record_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -215,6 +215,33 @@ def test_concurrent_trigger_checks_claim_the_events_once(lifecycle, store, run_i
     lifecycle.jobs.wait(found[0].id, timeout=30)
 
 
+def test_the_trigger_watermark_is_the_newest_event_id_read_from_one_row(lifecycle, store, run_id):
+    plan = " ".join(
+        str(r[-1]) for r in store.conn.execute(f"EXPLAIN QUERY PLAN SELECT {LAST_EVENT_ID_SQL}")
+    )
+    assert "trades" not in plan and "event_log" not in plan  # not a scan of the events view
+    trigger = lifecycle.jobs.enable_auto_training("auto", {"run_id": run_id}, every=3)
+    newest = store.conn.execute("SELECT max(id) FROM events").fetchone()[0]
+    assert trigger.last_event_id == newest
+    # A bulk write whose last signal is open reserves an outcome id nobody uses: the
+    # watermark lies above every stored event, and the count from it is unchanged.
+    other = store.create_run(kind="import", signal="other")
+    signals = pd.DataFrame({"signal_id": ["a", "b"], "ts": pd.to_datetime(["2030-01-01"] * 2, utc=True),
+                            "symbol": "X", "side": 1, "confidence": 0.7})  # fmt: skip
+    outcomes = pd.DataFrame({"signal_id": ["a"], "ts": pd.to_datetime(["2030-01-02"], utc=True),
+                             "return_pct": 1.0})  # fmt: skip
+    store.insert_trade_frames(other, signals, outcomes)
+    store.finish_run(other, status="completed")
+    assert lifecycle.jobs.pending_events("auto") == 1  # outcomes are counted
+    newest = store.conn.execute("SELECT max(id) FROM events").fetchone()[0]
+    job = lifecycle.submit_training_job("auto", "calibrator", {"run_id": run_id})
+    assert lifecycle.jobs.sql.get_trigger("auto").last_event_id == newest + 1  # b's outcome id
+    assert lifecycle.jobs.pending_events("auto") == 0
+    store.insert_events([_outcome(run_id, i) for i in range(2)])
+    assert lifecycle.jobs.pending_events("auto") == 2
+    lifecycle.jobs.wait(job.id, timeout=30)
+
+
 def test_disabled_trigger_does_not_fire(lifecycle, store, run_id):
     lifecycle.jobs.enable_auto_training("auto", {"run_id": run_id}, every=5)
     lifecycle.jobs.disable_auto_training("auto")
@@ -228,7 +255,7 @@ def test_disabled_trigger_does_not_fire(lifecycle, store, run_id):
 _ORPHAN = """
 import os, socket, sys
 from core.store import Store
-from core.store.jobs import JobTables
+from core.store.jobs import LAST_EVENT_ID_SQL, JobTables
 with Store(sys.argv[1]) as store:
     sql = JobTables(store)
     sql.create_job(job_id="job-orphan", model_name="cal", model_type="calibrator", config={},

@@ -24,6 +24,12 @@ from core.store._tables import _dumps, _event_row, _now_ns, _Tables, _to_dict, _
 #: States of a training job; ``succeeded`` and ``failed`` are final.
 JOB_STATES: tuple[str, ...] = ("queued", "running", "succeeded", "failed")
 FINAL_JOB_STATES: tuple[str, ...] = ("succeeded", "failed")
+#: The newest event id, as a trigger's watermark: one row of ``event_seq`` (every event,
+#: in ``event_log`` or ``trades``, takes its id from there) instead of ``max(id)`` over
+#: the ``events`` view, which reads every trade. Ids handed out but not used (a bulk write
+#: reserves an outcome id for each open signal) lie above every stored event and below
+#: every later one, so "events with an id above the watermark" counts the same.
+LAST_EVENT_ID_SQL = "(SELECT next - 1 FROM event_seq)"
 
 
 # --------------------------------------------------------------------------- records
@@ -157,8 +163,8 @@ class JobTables(_Tables):
         )
         # Any training of the model restarts its automatic trigger's count.
         conn.execute(
-            "UPDATE training_triggers SET last_event_id = "
-            "(SELECT coalesce(max(id), 0) FROM events), updated = ? WHERE model_name = ?",
+            f"UPDATE training_triggers SET last_event_id = {LAST_EVENT_ID_SQL}, updated = ? "
+            "WHERE model_name = ?",
             (now, model_name),
         )
         payload = {"job_id": job_id, "model_name": model_name, "state": "queued",
@@ -292,7 +298,7 @@ class JobTables(_Tables):
             conn.execute(
                 "INSERT INTO training_triggers (model_name, model_type, config, every, "
                 "event_type, last_event_id, enabled, created, updated) "
-                "VALUES (?, ?, ?, ?, ?, (SELECT coalesce(max(id), 0) FROM events), ?, ?, ?) "
+                f"VALUES (?, ?, ?, ?, ?, {LAST_EVENT_ID_SQL}, ?, ?, ?) "
                 "ON CONFLICT (model_name) DO UPDATE SET model_type = excluded.model_type, "
                 "config = excluded.config, every = excluded.every, "
                 "event_type = excluded.event_type, enabled = excluded.enabled, "
