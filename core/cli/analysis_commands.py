@@ -19,7 +19,9 @@ stay accepted. Every command prints the mapping's label. ``sweep`` and
 deflated Sharpe ratio counts every trial there.
 
 Every command reads the run's trades from the store (``--data-dir``) and
-prints readable tables, or the full result as JSON with ``--json``.
+prints readable tables, or the full result as JSON with ``--json``. The analytics
+(scikit-learn, SciPy, plotly, jinja2) are imported by the handler that needs them,
+never while the parser is built (:mod:`core.cli.choices`).
 """
 
 from __future__ import annotations
@@ -27,25 +29,25 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from core.analytics.calibrators import CALIBRATION_METHODS
-from core.analytics.guarantee import GuaranteeResult, guaranteed_threshold
-from core.analytics.report import analyze_run, analyze_thresholds, calibration_totals
-from core.analytics.selection import OBJECTIVES
-from core.analytics.stability import ThresholdStability, threshold_stability
-from core.analytics.stats import format_p_value
-from core.analytics.sweep import default_thresholds
-from core.analytics.walkforward import walk_forward_calibrate
+from core.cli.choices import (
+    CALIBRATION_METHODS,
+    KEY_ALIASES,
+    KEY_CHOICES,
+    OBJECTIVES,
+    REPORT_FORMATS,
+)
 from core.cli.common import add_common_options, emit, open_store, print_table
 from core.errors import InsufficientDataError
-from core.lifecycle.ledger import TrialLedger
-from core.reports.html_report import REPORT_FORMATS, build_report
-from core.reports.keys import KEY_ALIASES, KEY_CHOICES, MappedTrades, map_key
-from core.reports.verdict import dsr_summary, dsr_text, headline_verdict
 from core.store import RunInfo, Store
+
+if TYPE_CHECKING:
+    from core.analytics.guarantee import GuaranteeResult
+    from core.analytics.stability import ThresholdStability
+    from core.reports.keys import MappedTrades
 
 #: What ``--key`` accepts: the mappings, then the old column names.
 KEY_OPTIONS: tuple[str, ...] = (*KEY_CHOICES, *KEY_ALIASES)
@@ -199,6 +201,8 @@ def _header(info: RunInfo, n: int, extra: str = "") -> str:
 
 def _load(args: argparse.Namespace, store: Store) -> tuple[RunInfo, MappedTrades]:
     """The run and its trades under the ``--key`` mapping."""
+    from core.reports.keys import map_key
+
     info = store.get_run(args.run_id)
     trades = store.trades_frame(args.run_id)
     key = args.key
@@ -225,6 +229,9 @@ def _section(title: str, body: str) -> str:
 
 
 def _analyze(args: argparse.Namespace) -> int:
+    from core.analytics.report import analyze_run
+    from core.analytics.stats import format_p_value
+
     with open_store(args) as store:
         info, mapped = _load(args, store)
     trades, key = mapped.trades, mapped.column
@@ -271,6 +278,10 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
+    from core.analytics.report import calibration_totals
+    from core.analytics.walkforward import walk_forward_calibrate
+    from core.lifecycle.ledger import TrialLedger
+
     if args.method == "calibrated_probability":
         args.method = "isotonic"
     with open_store(args) as store:
@@ -332,6 +343,8 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 def _record_sweep(store: Store, info: RunInfo, params: dict[str, Any], n: int) -> int:
     """Record the sweep in the signal's ledger (once per identical settings); the count."""
+    from core.lifecycle.ledger import TrialLedger
+
     ledger = TrialLedger(store)
     seen = any(
         e.payload.get("kind") == "sweep" and e.payload.get("params") == params
@@ -375,6 +388,12 @@ def _stability_text(st: ThresholdStability) -> str:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from core.analytics.guarantee import guaranteed_threshold
+    from core.analytics.report import analyze_thresholds
+    from core.analytics.stability import threshold_stability
+    from core.analytics.sweep import default_thresholds
+    from core.reports.verdict import dsr_summary, dsr_text, headline_verdict
+
     mode = "percentile" if args.percentile else "absolute"
     with open_store(args) as store:
         info, mapped = _load(args, store)
@@ -451,6 +470,8 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from core.reports.html_report import build_report
+
     with open_store(args) as store:
         info = store.get_run(args.run_id)
         path = build_report(

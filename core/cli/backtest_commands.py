@@ -14,20 +14,19 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from core.backtest import DEFAULT_THRESHOLD, BacktestConfig, run_backtest
+from core.cli.choices import DEFAULT_THRESHOLD, SIZING_METHODS, SOURCES
 from core.cli.common import add_common_options, emit, print_table, set_stage, stderr
-from core.data.market import SOURCES
-from core.engines.risk import SIZING_METHODS
 from core.errors import Interrupted
-from core.lifecycle.ledger import TrialLedger
-from core.reports.json_report import write_backtest_report
 from core.store import Store
 from core.store.db import process_start
 from core.trades import CONFIDENCE_KEYS
+
+if TYPE_CHECKING:
+    from core.backtest import BacktestConfig
 
 __all__ = ["register"]
 
@@ -111,6 +110,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _config(args: argparse.Namespace) -> BacktestConfig:
+    from core.backtest import BacktestConfig  # imports the engines: only when a backtest runs
+
     names = (
         "source", "path", "start", "end", "threshold", "confidence_key", "holding_days",
         "min_agree", "sizing", "position_fraction", "commission_bps", "slippage_bps",
@@ -170,6 +171,10 @@ def _summary(result: Any, report_path: Path) -> str:
 
 
 def _backtest(args: argparse.Namespace) -> int:
+    from core.backtest import run_backtest
+    from core.lifecycle.ledger import TrialLedger
+    from core.reports.json_report import write_backtest_report
+
     config = _config(args)
     started = time.perf_counter()
 

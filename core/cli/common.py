@@ -9,14 +9,16 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from core.errors import Interrupted
 from core.jsonsafe import json_safe
-from core.learning import LearningEngine, LearningEngineConfig
 from core.store import Store, default_data_dir
+
+if TYPE_CHECKING:
+    from core.learning import LearningEngine
 
 __all__ = [
     "CatchSignals",
@@ -100,7 +102,14 @@ def open_engine(args: argparse.Namespace, *, executor: str | None = None) -> Lea
         Parsed options (``data_dir``).
     executor : str, optional
         Where training jobs run (see :class:`core.learning.LearningEngineConfig`).
+
+    Notes
+    -----
+    :mod:`core.learning` (and the scikit-learn and SciPy it imports) is imported here,
+    not with this module, so that building the parser stays light.
     """
+    from core.learning import LearningEngine, LearningEngineConfig
+
     return LearningEngine(LearningEngineConfig(data_dir=args.data_dir, executor=executor))
 
 

@@ -8,7 +8,8 @@
 - ``open-book``: the expected win rate of the newest signals, and whether it came true.
 
 ``signal-lab models compare NAME A B`` (two calibrator versions) lives with the registry
-commands.
+commands. :mod:`core.decisions` (plotly, SciPy, scikit-learn) is imported by each handler, not
+while the parser is built.
 """
 
 from __future__ import annotations
@@ -17,14 +18,8 @@ import argparse
 
 import pandas as pd
 
+from core.cli.choices import SEGMENTS
 from core.cli.common import add_common_options, emit, open_store, print_table
-from core.decisions import (
-    SEGMENTS,
-    decay_view,
-    open_book_view,
-    segment_view,
-    sizing_view,
-)
 
 __all__ = ["register"]
 
@@ -97,6 +92,8 @@ def _fmt(frame: pd.DataFrame) -> str:
 
 
 def _size(args: argparse.Namespace) -> int:
+    from core.decisions import sizing_view
+
     with open_store(args) as store:
         trades = store.trades_frame(store.get_run(args.run_id).id)
     view = sizing_view(
@@ -111,6 +108,8 @@ def _size(args: argparse.Namespace) -> int:
 
 
 def _segments(args: argparse.Namespace) -> int:
+    from core.decisions import segment_view
+
     with open_store(args) as store:
         trades = store.trades_frame(store.get_run(args.run_id).id)
     view = segment_view(trades, by=args.by, method=args.calibrator, seed=args.seed)
@@ -124,6 +123,8 @@ def _segments(args: argparse.Namespace) -> int:
 
 
 def _decay(args: argparse.Namespace) -> int:
+    from core.decisions import decay_view
+
     with open_store(args) as store:
         run = store.get_run(args.run_id)
         trades = store.trades_frame(run.id)
@@ -135,6 +136,8 @@ def _decay(args: argparse.Namespace) -> int:
 
 
 def _open_book(args: argparse.Namespace) -> int:
+    from core.decisions import open_book_view
+
     with open_store(args) as store:
         run_id = store.get_run(args.run_id).id
         trades = store.trades_frame(run_id)

@@ -12,7 +12,6 @@ import argparse
 
 from core.cli.common import add_common_options, emit, open_store, print_table
 from core.errors import ConfigError
-from core.lifecycle.ledger import TrialLedger, current_decision
 
 __all__ = ["register"]
 
@@ -37,6 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _ledger(args: argparse.Namespace) -> int:
+    from core.lifecycle.ledger import TrialLedger, current_decision
+
     with open_store(args) as store:
         ledger = TrialLedger(store)
         if args.reset:

@@ -8,6 +8,9 @@
   store alerts, and the alert list (``--ack ID`` acknowledges one);
 - ``grid``: one recorded backtest per combination of parameters, on the local
   process pool or a Dask cluster (``--executor dask://HOST:PORT``).
+
+The lifecycle services and the analytics behind them are imported by the handlers
+(``open_engine`` imports the learning engine), not while the parser is built.
 """
 
 from __future__ import annotations
@@ -17,12 +20,9 @@ from typing import Any
 
 import pandas as pd
 
+from core.cli.choices import EVALUATION_METRICS
 from core.cli.common import add_common_options, emit, open_engine, open_store, print_table, stderr
-from core.decisions import version_view
-from core.lifecycle.gates import EVALUATION_METRICS, Gate
-from core.lifecycle.ledger import TrialLedger
 from core.store.registry import MODEL_STAGES
-from core.trade_windows import load_trades
 
 __all__ = ["register"]
 
@@ -125,6 +125,9 @@ def _register_models(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _models_compare(args: argparse.Namespace) -> int:
+    from core.decisions import version_view
+    from core.trade_windows import load_trades
+
     with open_engine(args) as engine:
         run_id = args.run_id or engine.store.latest_run_id()
         trades = load_trades(engine.store, run_id)
@@ -192,6 +195,8 @@ def _models_show(args: argparse.Namespace) -> int:
 
 
 def _models_evaluate(args: argparse.Namespace) -> int:
+    from core.lifecycle.gates import Gate
+
     gates = None if args.gate is None else [Gate.parse(g) for g in args.gate]
     with open_engine(args) as engine:
         result = engine.registry.evaluate(
@@ -393,6 +398,8 @@ def _drift_alerts(args: argparse.Namespace) -> int:
 
 def _record_grid_trials(args: argparse.Namespace, result: Any) -> None:
     """Every grid cell is a trial of its signal: one ledger entry per signal."""
+    from core.lifecycle.ledger import TrialLedger
+
     with open_store(args) as store:
         ledger = TrialLedger(store)
         per_signal: dict[str, list[str]] = {}

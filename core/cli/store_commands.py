@@ -10,7 +10,6 @@ from core.cli.common import add_common_options, emit, open_store, print_table, s
 from core.csvsafe import csv_bytes
 from core.errors import ImportFileError, Interrupted
 from core.importer import MAX_ABS_RETURN_PCT, MAX_FEATURES, TIME_UNITS, import_signal_log
-from core.learning import LearningEngine, LearningEngineConfig
 from core.outputs import write_output
 from core.store import Store
 
@@ -197,6 +196,8 @@ def _events(args: argparse.Namespace) -> int:
 
 
 def _health(args: argparse.Namespace) -> int:
+    from core.learning import LearningEngine, LearningEngineConfig  # not on import's path
+
     config = LearningEngineConfig(data_dir=args.data_dir)
     with LearningEngine(config) as engine:
         report = engine.health_check()
