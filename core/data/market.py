@@ -179,8 +179,12 @@ class MarketData:
         symbols = [str(c) for c in columns]
         order = np.argsort(np.asarray(symbols, dtype=object), kind="stable")
         new_columns = pd.Index([symbols[i] for i in order], dtype=object, name="symbol")
+        in_order = bool((order == np.arange(order.size)).all())
         for name, frame in frames.items():
-            values = np.ascontiguousarray(frame.to_numpy(dtype=np.float64)[:, order])
+            values = frame.to_numpy(dtype=np.float64)
+            # Always a C-ordered copy: the caller's frames stay theirs.
+            values = np.array(values, order="C") if in_order else values[:, order]
+            values = np.ascontiguousarray(values)
             object.__setattr__(
                 self, name, pd.DataFrame(values, index=new_index, columns=new_columns)
             )
@@ -384,9 +388,11 @@ class MarketData:
         for name in FIELDS:
             values = getattr(self, name).to_numpy(dtype=np.float64)
             # One bit pattern for every NaN, so the digest depends on values only.
-            values = np.where(np.isnan(values), np.nan, values).astype("<f8", copy=False)
+            if np.isnan(values).any():
+                values = np.where(np.isnan(values), np.nan, values)
+            values = np.ascontiguousarray(values.astype("<f8", copy=False))
             h.update(name.encode("ascii") + b"\x00")
-            h.update(np.ascontiguousarray(values).tobytes())
+            h.update(memoryview(values).cast("B"))
         if self.close_only:  # appended only when set: OHLCV digests stay as they were
             h.update(b"close-only\x00")
         return h.hexdigest()

@@ -132,7 +132,8 @@ def generate_synthetic(
         )
         regime[t] = state
 
-    # GARCH recursions: loop over days, vectorised across symbols.
+    # GARCH recursions: loop over days, vectorised across symbols, in place (the
+    # same operations in the same order as the textbook form in the comments).
     m_var_lr = 0.009**2
     m_alpha, m_beta = 0.08, 0.90
     m_omega = m_var_lr * (1.0 - m_alpha - m_beta)
@@ -141,6 +142,9 @@ def generate_synthetic(
     i_var = idio_vol**2
     i_cap = 16.0 * idio_vol**2
     i_prev = np.zeros(n)
+    scratch = np.empty(n)
+    beta_mult = [beta * mult for mult in _REGIME_VOL]  # per regime
+    beta_mult_sq = [b**2 for b in beta_mult]
     returns = np.empty((t_len, n))
     sigma = np.empty((t_len, n))
     for t in range(t_len):
@@ -148,11 +152,27 @@ def generate_synthetic(
         m_prev = np.sqrt(m_var) * z_market[t]
         # Cap the variance at 16x its long-run level (a 4x vol spike): fat-tailed
         # shocks fed back through a persistent GARCH otherwise explode now and then.
-        i_var = np.minimum(idio_omega + idio_alpha * i_prev**2 + idio_beta * i_var, i_cap)
-        i_prev = np.sqrt(i_var) * z_idio[t]
-        mult = _REGIME_VOL[regime[t]]
-        returns[t] = _REGIME_DRIFT[regime[t]] + beta * mult * m_prev + i_prev
-        sigma[t] = np.sqrt((beta * mult) ** 2 * m_var + i_var)
+        # i_var = min(idio_omega + idio_alpha * i_prev**2 + idio_beta * i_var, i_cap)
+        np.multiply(i_prev, i_prev, out=i_prev)
+        np.multiply(idio_alpha, i_prev, out=i_prev)
+        np.add(idio_omega, i_prev, out=i_prev)
+        np.multiply(idio_beta, i_var, out=scratch)
+        np.add(i_prev, scratch, out=i_prev)
+        np.minimum(i_prev, i_cap, out=i_var)
+        # i_prev = sqrt(i_var) * z_idio[t]
+        np.sqrt(i_var, out=i_prev)
+        np.multiply(i_prev, z_idio[t], out=i_prev)
+        r = regime[t]
+        # returns[t] = drift + beta * mult * m_prev + i_prev
+        row = returns[t]
+        np.multiply(beta_mult[r], m_prev, out=row)
+        np.add(_REGIME_DRIFT[r], row, out=row)
+        np.add(row, i_prev, out=row)
+        # sigma[t] = sqrt((beta * mult) ** 2 * m_var + i_var)
+        row = sigma[t]
+        np.multiply(beta_mult_sq[r], m_var, out=row)
+        np.add(row, i_var, out=row)
+        np.sqrt(row, out=row)
     returns += mu + trend
     np.clip(returns, -0.25, 0.25, out=returns)  # no daily log move beyond ±25 %
 

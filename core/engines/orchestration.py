@@ -160,11 +160,22 @@ def normalise_signals(
         out["holding_days"] = int(holding_days)
     out["holding_days"] = out["holding_days"].to_numpy(dtype=np.int64)
     out["symbol"] = out["symbol"].astype(str)
-    order = np.lexsort((out["symbol"].to_numpy(dtype=object), out["bar"].to_numpy()))
-    if (order != np.arange(len(out))).any():
-        out = out.iloc[order].reset_index(drop=True)
+    bar, symbol = out["bar"].to_numpy(), out["symbol"].to_numpy(dtype=object)
+    if not _in_bar_symbol_order(bar, symbol):  # the ensemble's frame already is
+        out = out.iloc[np.lexsort((symbol, bar))].reset_index(drop=True)
     out.insert(0, "signal_id", [f"{i:08d}" for i in range(len(out))])
     return out
+
+
+def _in_bar_symbol_order(bar: np.ndarray, symbol: np.ndarray) -> bool:
+    """Whether rows are sorted by bar, then symbol (ties allowed: a stable sort keeps them)."""
+    if bar.size < 2:
+        return True
+    step = np.diff(bar)
+    if (step < 0).any():
+        return False
+    tie = np.flatnonzero(step == 0)
+    return bool((symbol[tie + 1] >= symbol[tie]).all())
 
 
 @dataclass(frozen=True, eq=False)

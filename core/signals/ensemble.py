@@ -34,7 +34,12 @@ import pandas as pd
 
 from core.data.market import MarketData
 from core.errors import ConfigError
-from core.signals.features import TRADING_DAYS, daily_volatility, trailing_percentile
+from core.signals.features import (
+    TRADING_DAYS,
+    daily_volatility,
+    trailing_percentile,
+    wilder_rsi,
+)
 from core.signals.models import (
     BreakoutParams,
     ClassifierParams,
@@ -370,8 +375,16 @@ class EnsembleSignalEngine:
         high: np.ndarray | None,
         low: np.ndarray | None,
         vol: np.ndarray,
+        shared: dict[tuple[str, int], np.ndarray],
     ) -> ModelOutput:
+        """One model's output; ``shared`` holds features two models use, computed once."""
         cfg = self.config
+
+        def rsi(period: int) -> np.ndarray:
+            if ("rsi", period) not in shared:
+                shared["rsi", period] = wilder_rsi(close, period)
+            return shared["rsi", period]
+
         if name == "momentum":
             return momentum_model(close, **cfg.momentum.to_dict(), vol=vol)
         if name == "crossover":
@@ -379,7 +392,7 @@ class EnsembleSignalEngine:
         if name == "breakout":
             return breakout_model(close, high, low, **cfg.breakout.to_dict(), vol=vol)
         if name == "rsi":
-            return rsi_model(close, **cfg.rsi.to_dict())
+            return rsi_model(close, **cfg.rsi.to_dict(), rsi=rsi(cfg.rsi.period))
         return classifier_model(
             close,
             high,
@@ -387,6 +400,8 @@ class EnsembleSignalEngine:
             holding_days=cfg.holding_days,
             seed=cfg.seed,
             **cfg.classifier.to_dict(),
+            sigma20=vol if cfg.vol_window == 20 else None,
+            rsi14=rsi(14),
         )
 
     def compute(self, data: MarketData) -> EnsembleResult:
@@ -416,7 +431,10 @@ class EnsembleSignalEngine:
         n_dates, n_symbols = close.shape
 
         vol_daily = daily_volatility(close, cfg.vol_window)
-        outputs = [self._run_model(name, close, high, low, vol_daily) for name in cfg.models]
+        shared: dict[tuple[str, int], np.ndarray] = {}
+        outputs = [
+            self._run_model(name, close, high, low, vol_daily, shared) for name in cfg.models
+        ]
         votes = np.stack([o.votes for o in outputs])
         strengths = np.stack([o.strength for o in outputs])
 

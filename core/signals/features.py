@@ -7,13 +7,13 @@ symbol's first bar, or that contains a NaN, gives NaN.
 
 Rolling means and standard deviations use prefix sums along time (vectorised
 across symbols; a prefix sum at row ``t`` only involves rows ``<= t``); rolling
-extremes and ranks use pandas' rolling kernels on the wide frame.
+extremes double a span of rows per pass (``log2(window)`` passes); trailing ranks
+compare each row with its lagged rows.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from scipy.signal import lfilter
 
 __all__ = [
@@ -32,10 +32,6 @@ __all__ = [
 
 #: Trading days per year used to annualise.
 TRADING_DAYS = 252
-
-
-def _frame(x: np.ndarray) -> pd.DataFrame:
-    return pd.DataFrame(np.asarray(x, dtype=np.float64))
 
 
 def shift(x: np.ndarray, periods: int) -> np.ndarray:
@@ -84,14 +80,39 @@ def rolling_mean(x: np.ndarray, window: int) -> np.ndarray:
     return np.where(full, total / window, np.nan)
 
 
+def _rolling_extreme(x: np.ndarray, window: int, op: np.ufunc) -> np.ndarray:
+    """``op`` (``np.maximum`` or ``np.minimum``) over rows ``t-window+1..t``.
+
+    Doubling: after ``k`` passes row ``t`` holds the extreme of the ``2**k`` rows
+    ending at ``t``; two overlapping such spans then cover the window. NaN in the
+    window propagates, and so does +-inf, which pandas'
+    ``rolling(window, min_periods=window)`` counts as missing too.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    finite = np.isfinite(x)
+    if not finite.all():
+        x = np.where(finite, x, np.nan)
+    out = np.full_like(x, np.nan)
+    if window > len(x):
+        return out
+    span, ext = 1, x
+    while 2 * span <= window:
+        wider = ext.copy()  # rows before 2 * span - 1 are never read
+        op(ext[span:], ext[:-span], out=wider[span:])
+        span, ext = 2 * span, wider
+    rest = window - span
+    op(ext[window - 1 :], ext[window - 1 - rest : len(x) - rest], out=out[window - 1 :])
+    return out
+
+
 def rolling_max(x: np.ndarray, window: int) -> np.ndarray:
-    """Maximum of rows ``t-window+1..t``."""
-    return _frame(x).rolling(window, min_periods=window).max().to_numpy()
+    """Maximum of rows ``t-window+1..t`` (NaN if one is NaN or the window is short)."""
+    return _rolling_extreme(x, window, np.maximum)
 
 
 def rolling_min(x: np.ndarray, window: int) -> np.ndarray:
-    """Minimum of rows ``t-window+1..t``."""
-    return _frame(x).rolling(window, min_periods=window).min().to_numpy()
+    """Minimum of rows ``t-window+1..t`` (NaN if one is NaN or the window is short)."""
+    return _rolling_extreme(x, window, np.minimum)
 
 
 def rolling_std(x: np.ndarray, window: int) -> np.ndarray:
@@ -153,19 +174,35 @@ def trailing_percentile(
     """
     x = np.asarray(x, dtype=np.float64)
     finite = np.isfinite(x)
-    less = np.zeros(x.shape, dtype=np.int32)
-    equal = np.zeros(x.shape, dtype=np.int32)
-    count = finite.astype(np.int32)
-    for lag in range(step, window, step):
+    lags = range(step, window, step)
+    # 2 * n_less + n_equal over the lags, in one small accumulator: (past < cur) +
+    # (past <= cur) adds 2 for a smaller value, 1 for an equal one (0 for NaN).
+    dtype = np.int16 if 2 * (len(lags) + 1) < np.iinfo(np.int16).max else np.int64
+    twice = np.zeros(x.shape, dtype=dtype)
+    for lag in lags:
         past = x[:-lag]
         cur = x[lag:]
-        ok = np.isfinite(past)
-        count[lag:] += ok
-        less[lag:] += past < cur
-        equal[lag:] += past == cur
+        twice[lag:] += past < cur
+        twice[lag:] += past <= cur
+    count = _strided_counts(finite, window, step)
     with np.errstate(invalid="ignore", divide="ignore"):
-        pct = (less + (equal + 2) / 2.0) / count
+        pct = (twice + 2) / 2.0 / count
     return np.where(finite & (count >= min_periods), pct, np.nan)
+
+
+def _strided_counts(finite: np.ndarray, window: int, step: int) -> np.ndarray:
+    """Row ``t``: how many of rows ``t, t - step, t - 2 step, ... > t - window`` are True.
+
+    A prefix sum along each residue class of the rows modulo ``step``, less the
+    same sum ``ceil(window / step)`` members earlier.
+    """
+    members = -(-window // step)
+    counts = np.empty(finite.shape, dtype=np.int64)
+    for r in range(min(step, len(finite))):
+        csum = np.cumsum(finite[r::step], axis=0, dtype=np.int64)
+        csum[members:] -= csum[:-members].copy()
+        counts[r::step] = csum
+    return counts
 
 
 def wilder_rsi(close: np.ndarray, period: int = 14) -> np.ndarray:
