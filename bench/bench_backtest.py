@@ -1,8 +1,18 @@
 """Backtests: end to end on a large synthetic market, and the trade simulation vs vectorbt.
 
 1. ``backtest_end_to_end``: :func:`core.backtest.run_backtest` on 500 synthetic
-   symbols × 2,520 days (quick: 100 × 1,260), events persisted into a fresh
-   temporary data directory, report written. Target: under 10 s.
+   symbols × 2,520 days (quick: 100 × 1,260), the run recorded into a fresh
+   temporary data directory, against the ``run_backtest`` of commit
+   :data:`REFERENCE_COMMIT` (the version issue 13 was filed against) on the same
+   config. Each run is a fresh Python process (imports untimed; the timer covers
+   the ``run_backtest`` call) with its own temporary data directory; the two
+   versions alternate (current, reference, current, ...) and each figure is the
+   median of ``repeat`` runs (5; quick: 3). The reference runs from a git
+   worktree of that commit at ``$SIGNAL_LAB_REFERENCE_TREE`` (default
+   ``/tmp/bt_old``; make one with ``git worktree add /tmp/bt_old b8ca74f``);
+   without it the reference is null and ``note`` says so (nothing is
+   downloaded). ``stages`` are the current version's ``result.timings`` (median
+   per stage) and ``load`` the host's load averages before and after.
 2. ``trade_simulation``: execution + portfolio (``ExecutionEngine.execute`` and
    ``PortfolioEngine.build`` of one book holding every trade) on the same
    signals vs vectorbt's ``Portfolio.from_signals`` on the same entries and
@@ -16,47 +26,149 @@
 
 from __future__ import annotations
 
+import json
+import math
+import os
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import best_of, record
+from common import ROOT, best_of, record
 
-from core.backtest import BacktestConfig, run_backtest
 from core.data import load_market_data
 from core.engines import ExecutionEngine, PortfolioEngine, normalise_signals
 from core.signals import EnsembleConfig, EnsembleSignalEngine
 
+#: The version issue 13's "today's figure" refers to.
+REFERENCE_COMMIT = "b8ca74f"
+#: Where the reference's worktree is looked for.
+REFERENCE_TREE = Path(os.environ.get("SIGNAL_LAB_REFERENCE_TREE", "/tmp/bt_old"))
 
-def _end_to_end(n_symbols: int, n_days: int) -> dict:
+_ONE_RUN = """
+import json, sys, time
+from core.backtest import BacktestConfig, run_backtest
+config = BacktestConfig(source="synthetic", n_symbols={n_symbols}, n_days={n_days},
+                        data_dir={data_dir!r})
+start = time.perf_counter()
+result = run_backtest(config)
+seconds = time.perf_counter() - start
+print("BENCH-RESULT " + json.dumps({{
+    "seconds": seconds,
+    "timings": dict(getattr(result, "timings", {{}})),
+    "n_signals": int(result.n_signals),
+    "events": int(result.events_recorded),
+}}))
+"""
+
+
+def _one_run(tree: Path, n_symbols: int, n_days: int) -> dict:
+    """``run_backtest`` of the code in ``tree``, in a fresh process and data directory."""
     work = Path(tempfile.mkdtemp(prefix="bench-backtest-"))
     try:
-        config = BacktestConfig(
-            source="synthetic", n_symbols=n_symbols, n_days=n_days, data_dir=str(work / "data")
+        data_dir = str(work / "data")
+        env = {**os.environ, "PYTHONPATH": str(tree), "SIGNAL_LAB_DATA_DIR": data_dir}
+        code = _ONE_RUN.format(n_symbols=n_symbols, n_days=n_days, data_dir=data_dir)
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            cwd=tree,
+            env=env,
+            timeout=1800,
         )
-        start = time.perf_counter()
-        result = run_backtest(config)
-        seconds = time.perf_counter() - start
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    stages = ", ".join(f"{k} {v:.2f}" for k, v in result.timings.items())
+    for line in proc.stdout.splitlines():
+        if line.startswith("BENCH-RESULT "):
+            return json.loads(line.removeprefix("BENCH-RESULT "))
+    raise RuntimeError(f"backtest subprocess in {tree} failed:\n{proc.stderr[-3000:]}")
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"
+
+
+def _reference_tree() -> tuple[Path | None, str]:
+    """The reference worktree, or None and why not."""
+    if not (REFERENCE_TREE / "core" / "backtest.py").is_file():
+        return None, (
+            f"reference null: no worktree of {REFERENCE_COMMIT} at {REFERENCE_TREE} "
+            f"(git worktree add {REFERENCE_TREE} {REFERENCE_COMMIT}; "
+            "or set SIGNAL_LAB_REFERENCE_TREE)"
+        )
+    head = subprocess.run(
+        ["git", "-C", str(REFERENCE_TREE), "rev-parse", "HEAD"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    if head and not head.startswith(REFERENCE_COMMIT):
+        return None, (f"reference null: {REFERENCE_TREE} is at {head[:7]}, not {REFERENCE_COMMIT}")
+    return REFERENCE_TREE, ""
+
+
+def _end_to_end(n_symbols: int, n_days: int, *, repeat: int) -> dict:
+    tree, why_not = _reference_tree()
+    trees = {"current": ROOT} | ({"reference": tree} if tree is not None else {})
+    load_before = _load()
+    runs: dict[str, list[dict]] = {name: [] for name in trees}
+    for _ in range(repeat):
+        for name, where in trees.items():
+            runs[name].append(_one_run(where, n_symbols, n_days))
+    load_after = _load()
+    ours = runs["current"]
+    seconds = statistics.median(r["seconds"] for r in ours)
+    stages = {
+        stage: statistics.median(r["timings"].get(stage, math.nan) for r in ours)
+        for stage in ours[0]["timings"]
+    }
+    stages["rest"] = seconds - sum(stages.values())
+    text = ", ".join(f"{k} {v:.2f}" for k, v in stages.items())
+    note = (
+        f"{n_symbols} synthetic symbols x {n_days} days, {ours[0]['n_signals']:,} signals, "
+        f"{ours[0]['events']:,} events recorded; medians of {repeat} alternating runs, each "
+        f"a fresh process and data directory; current stages (s): {text} (rest: opening "
+        "the store, finishing the run and its snapshot)"
+    )
+    extra = {
+        "target_seconds": 3.0,
+        "events": ours[0]["events"],
+        "stages": stages,
+        "runs": {name: [round(r["seconds"], 3) for r in rs] for name, rs in runs.items()},
+        "load": {"before": load_before, "after": load_after},
+    }
+    if tree is None:
+        line = record("backtest_end_to_end", ours[0]["n_signals"], seconds)
+        return {
+            **line,
+            "reference": None,
+            "reference_seconds": None,
+            "ratio": None,
+            **extra,
+            "note": f"{why_not}; {note}",
+        }
+    theirs = runs["reference"]
     return record(
         "backtest_end_to_end",
-        result.n_signals,
+        ours[0]["n_signals"],
         seconds,
-        target_seconds=10.0,
-        events=result.events_recorded,
-        note=(
-            f"{n_symbols} synthetic symbols x {n_days} days, {result.n_signals:,} signals, "
-            f"{result.events_recorded:,} events persisted; stages (s): {stages}; the rest is "
-            "opening the store and finish_run's snapshot"
-        ),
+        reference=f"{REFERENCE_COMMIT} run_backtest",
+        reference_seconds=statistics.median(r["seconds"] for r in theirs),
+        target_ratio_max=1.0,
+        reference_stages={
+            stage: statistics.median(r["timings"].get(stage, math.nan) for r in theirs)
+            for stage in theirs[0]["timings"]
+        },
+        reference_n_signals=theirs[0]["n_signals"],
+        **extra,
+        note=note,
     )
 
 
@@ -155,11 +267,12 @@ def _trade_simulation(n_symbols: int, n_days: int) -> dict:
 
 def run(quick: bool) -> list[dict]:
     n_symbols, n_days = (100, 1260) if quick else (500, 2520)
-    return [_end_to_end(n_symbols, n_days), _trade_simulation(n_symbols, n_days)]
+    return [
+        _end_to_end(n_symbols, n_days, repeat=3 if quick else 5),
+        _trade_simulation(n_symbols, n_days),
+    ]
 
 
 if __name__ == "__main__":  # pragma: no cover
-    import json
-
     for line in run("--quick" in sys.argv):
         print(json.dumps(line))
