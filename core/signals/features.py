@@ -60,14 +60,19 @@ def _window_sums(x: np.ndarray, window: int, power: int = 1) -> tuple[np.ndarray
     """
     x = np.asarray(x, dtype=np.float64)
     finite = np.isfinite(x)
-    vals = np.where(finite, x, 0.0) ** power
-    csum = np.cumsum(vals, axis=0)
+    vals = np.where(finite, x, 0.0)
+    if power == 2:
+        np.multiply(vals, vals, out=vals)  # what ** 2 computes
+    elif power != 1:
+        vals **= power
+    csum = np.cumsum(vals, axis=0, out=vals)
     ccount = np.cumsum(finite, axis=0, dtype=np.int64)
-    total = csum.copy()
-    count = ccount.copy()
-    total[window:] -= csum[:-window]
-    count[window:] -= ccount[:-window]
-    return total, count == window
+    total = np.empty_like(csum)
+    total[:window] = csum[:window]
+    np.subtract(csum[window:], csum[:-window], out=total[window:])
+    full = ccount == window  # rows before ``window`` (only row window - 1 can be full)
+    np.equal(ccount[window:] - ccount[:-window], window, out=full[window:])
+    return total, full
 
 
 def rolling_mean(x: np.ndarray, window: int) -> np.ndarray:

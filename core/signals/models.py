@@ -502,10 +502,20 @@ def classifier_features(
         ``log(sigma_20 / sigma_60)``, ``log(sigma_20 * sqrt(252))``, the
         10-bar mean of ``log(high / low)`` over ``sigma``, and
         ``RSI14 / 100 - 0.5``; clipped to [-10, 10]. NaN until about 60 bars
-        of history. Stored feature by feature (a view of an array of shape
-        ``(n_features, n_dates, n_symbols)``): stacking along the last axis
-        would write with a stride of the feature count.
+        of history.
     """
+    return np.stack(_feature_list(close, high, low, sigma20=sigma20, rsi14=rsi14), axis=-1)
+
+
+def _feature_list(
+    close: np.ndarray,
+    high: np.ndarray | None,
+    low: np.ndarray | None,
+    *,
+    sigma20: np.ndarray | None,
+    rsi14: np.ndarray | None,
+) -> list[np.ndarray]:
+    """The columns of :func:`classifier_features`, each of shape (n_dates, n_symbols)."""
     close = np.asarray(close, dtype=np.float64)
     bars = _range_inputs("classifier_features", high, low)
     returns = log_returns(close)  # daily_volatility(close, w) is rolling_std(returns, w)
@@ -525,9 +535,10 @@ def classifier_features(
             None if bars is None else rolling_mean(np.log(bars[0] / bars[1]), 10) / sig,
             rsi / 100.0 - 0.5,
         ]
-    out = np.stack([f for f in feats if f is not None])
-    np.clip(out, -10.0, 10.0, out=out)
-    return np.moveaxis(out, 0, -1)
+    out = [f for f in feats if f is not None]
+    for f in out:
+        np.clip(f, -10.0, 10.0, out=f)
+    return out
 
 
 def _new_classifier(c: float) -> Pipeline:
@@ -595,10 +606,14 @@ def classifier_model(
     """
     close = np.asarray(close, dtype=np.float64)
     n_dates, n_symbols = close.shape
-    feats = classifier_features(close, high, low, sigma20=sigma20, rsi14=rsi14)
-    n_feat = feats.shape[-1]
-    flat = feats.reshape(n_dates * n_symbols, n_feat)  # a view, feature-major in memory
-    valid_x = np.isfinite(np.moveaxis(feats, -1, 0)).all(axis=0).reshape(-1)
+    # Feature columns apart, gathered into (rows, features) for each fit and block:
+    # one (n_dates, n_symbols, n_features) array would be 80 MB at 500 x 2,520.
+    columns = [f.reshape(-1) for f in _feature_list(close, high, low, sigma20=sigma20, rsi14=rsi14)]
+    valid_x = np.logical_and.reduce([np.isfinite(f) for f in columns])
+
+    def features_of(rows: np.ndarray) -> np.ndarray:
+        return np.stack([f[rows] for f in columns], axis=1)
+
     future = np.full_like(close, np.nan)
     if holding_days < n_dates:
         future[: n_dates - holding_days] = close[holding_days:]
@@ -620,14 +635,14 @@ def classifier_model(
                     rows = rows[np.sort(rng.choice(n_elig, size=max_train_rows, replace=False))]
                 y = up[rows]
                 if y.any() and not y.all():
-                    model = _new_classifier(C).fit(np.ascontiguousarray(flat[rows]), y)
+                    model = _new_classifier(C).fit(features_of(rows), y)
             if model is None:
                 continue
             lo = fit_bar * n_symbols
             hi = min(fit_bar + retrain_every, n_dates) * n_symbols
             block = np.flatnonzero(valid_x[lo:hi]) + lo
             if block.size:
-                prob[block] = model.predict_proba(np.ascontiguousarray(flat[block]))[:, 1]
+                prob[block] = model.predict_proba(features_of(block))[:, 1]
     prob = prob.reshape(n_dates, n_symbols)
     votes = np.where(prob > 0.5 + prob_margin, 1, np.where(prob < 0.5 - prob_margin, -1, 0))
     return _output(votes, np.abs(2.0 * prob - 1.0))
