@@ -185,9 +185,8 @@ class MarketData:
             # Always a C-ordered copy: the caller's frames stay theirs.
             values = np.array(values, order="C") if in_order else values[:, order]
             values = np.ascontiguousarray(values)
-            object.__setattr__(
-                self, name, pd.DataFrame(values, index=new_index, columns=new_columns)
-            )
+            frame = pd.DataFrame(values, index=new_index, columns=new_columns, copy=False)
+            object.__setattr__(self, name, frame)  # ``values`` is this object's own copy
         object.__setattr__(self, "synthetic", bool(self.synthetic))
         object.__setattr__(self, "close_only", bool(self.close_only))
         if self.close_only:

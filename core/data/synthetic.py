@@ -188,7 +188,7 @@ def generate_synthetic(
     index = pd.bdate_range(SYNTHETIC_START, periods=t_len, tz="UTC", name="date").as_unit("ns")
     columns = pd.Index(synthetic_symbols(n), dtype=object, name="symbol")
     frames = {
-        name: pd.DataFrame(values, index=index, columns=columns)
+        name: pd.DataFrame(values, index=index, columns=columns, copy=False)  # MarketData copies
         for name, values in (
             ("open", open_),
             ("high", high),
