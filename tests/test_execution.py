@@ -366,6 +366,30 @@ def test_admit_respects_candidates_and_no_limit():
     ]  # fmt: skip
 
 
+@pytest.mark.parametrize("limit", [1, 3, 10])
+@pytest.mark.parametrize("seed", range(5))
+def test_admit_by_bar_matches_one_by_one(seed, limit):
+    # The grouped path (every release after its entry) against a candidate-by-candidate
+    # heap, and a book with a same-bar release, which takes the one-by-one path.
+    from core.engines.risk import _admit_by_bar, _admit_one_by_one
+
+    rng = np.random.default_rng(seed)
+    entry = np.sort(rng.integers(0, 60, 400))
+    release = entry + rng.integers(1, 12, entry.size)
+    assert _admit_by_bar(entry, release, limit) == _admit_one_by_one(entry, release, limit)
+    wanted = rng.random(entry.size) < 0.7
+    taken = RiskEngine(max_positions=limit).admit(entry, release, wanted)
+    index = np.flatnonzero(wanted)
+    expected = np.zeros(entry.size, dtype=bool)
+    expected[index[_admit_one_by_one(entry[index], release[index], limit)]] = True
+    assert taken.tolist() == expected.tolist()
+    same_bar = release.copy()
+    same_bar[::7] = entry[::7]  # frees its slot at once: the next candidate of the bar may enter
+    got = RiskEngine(max_positions=limit).admit(entry, same_bar, np.ones(entry.size, dtype=bool))
+    assert np.flatnonzero(got).tolist() == _admit_one_by_one(entry, same_bar, limit)
+    assert _admit_by_bar(entry[:0], release[:0], limit) == []
+
+
 def test_assess_threshold_and_sizing():
     frame = pd.DataFrame({"confidence": [0.5, 0.6, 0.7], "market_volatility": [0.30, 0.15, 0.0]})
     fixed = RiskEngine(threshold=0.6).assess(frame)

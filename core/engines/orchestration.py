@@ -26,10 +26,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from core.data.market import MarketData
 from core.engines.analytics import AnalyticsEngine, AnalyticsResult
-from core.engines.execution import ExecutionEngine
+from core.engines.execution import ExecutionEngine, take_strings
 from core.engines.portfolio import PortfolioEngine, PortfolioResult
 from core.engines.protocols import (
     AnalyticsEngineProtocol,
@@ -163,8 +165,15 @@ def normalise_signals(
     bar, symbol = out["bar"].to_numpy(), out["symbol"].to_numpy(dtype=object)
     if not _in_bar_symbol_order(bar, symbol):  # the ensemble's frame already is
         out = out.iloc[np.lexsort((symbol, bar))].reset_index(drop=True)
-    out.insert(0, "signal_id", [f"{i:08d}" for i in range(len(out))])
+    out.insert(0, "signal_id", _signal_ids(len(out)))
     return out
+
+
+def _signal_ids(n: int) -> pd.api.extensions.ExtensionArray:
+    """``f"{i:08d}"`` for ``i`` in ``range(n)``, built in Arrow (a list of 100k strings
+    then converted to Arrow took 0.1 s)."""
+    digits = pa.array(np.arange(n, dtype=np.int64)).cast(pa.string())
+    return pd.array(pc.utf8_lpad(digits, 8, "0"), dtype="str")
 
 
 def _in_bar_symbol_order(bar: np.ndarray, symbol: np.ndarray) -> bool:
@@ -411,11 +420,11 @@ def _contract_frame(
     ret = trades["return_pct"].to_numpy(dtype=np.float64)
     frame = pd.DataFrame(
         {
-            "signal_id": trades["signal_id"].to_numpy(dtype=object),
+            "signal_id": take_strings(trades["signal_id"]),
             "run_id": run_id,
             "entry_time": signals["ts"].array[at],
             "exit_time": trades["exit_time"].array,
-            "symbol": trades["symbol"].to_numpy(dtype=object),
+            "symbol": take_strings(trades["symbol"]),
             "side": trades["side"].to_numpy(dtype=np.int8),
             "confidence": _floats(signals, "confidence", at),
             "calibrated_probability": _floats(signals, "calibrated_probability", at),

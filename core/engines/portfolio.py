@@ -131,7 +131,9 @@ class PortfolioEngine:
             )
         dates = data.dates
         n_dates = len(dates)
-        close = data.close.ffill().to_numpy(dtype=np.float64)
+        close = data.close.to_numpy(dtype=np.float64)
+        if np.isnan(close).any():  # a full-frame ffill costs 30 ms at 500 x 2,520
+            close = data.close.ffill().to_numpy(dtype=np.float64)
         n = len(trades)
         col = data.close.columns.get_indexer(trades["symbol"].astype(str).to_numpy(dtype=object))
         if n and (col < 0).any():

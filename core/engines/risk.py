@@ -203,16 +203,48 @@ class RiskEngine:
         limit = int(self.max_positions)
         taken = np.zeros(entry.size, dtype=bool)
         index = np.flatnonzero(wanted)
-        entries = entry[index].tolist()
-        releases = release[index].tolist()
-        heap: list[int] = []
-        took: list[int] = []
-        push, pop, keep = heapq.heappush, heapq.heappop, took.append
-        for j, (e, r) in enumerate(zip(entries, releases, strict=True)):
-            while heap and heap[0] <= e:
-                pop(heap)
-            if len(heap) < limit:
-                push(heap, r)
-                keep(j)
+        if (release[index] > entry[index]).all():
+            took = _admit_by_bar(entry[index], release[index], limit)
+        else:
+            took = _admit_one_by_one(entry[index], release[index], limit)
         taken[index[np.asarray(took, dtype=np.int64)]] = True
         return taken
+
+
+def _admit_one_by_one(entry: np.ndarray, release: np.ndarray, limit: int) -> list[int]:
+    """Positions of the trades taken, in order: a heap of the open trades' release bars."""
+    heap: list[int] = []
+    took: list[int] = []
+    push, pop, keep = heapq.heappush, heapq.heappop, took.append
+    for j, (e, r) in enumerate(zip(entry.tolist(), release.tolist(), strict=True)):
+        while heap and heap[0] <= e:
+            pop(heap)
+        if len(heap) < limit:
+            push(heap, r)
+            keep(j)
+    return took
+
+
+def _admit_by_bar(entry: np.ndarray, release: np.ndarray, limit: int) -> list[int]:
+    """:func:`_admit_one_by_one` when every trade releases after its entry bar.
+
+    No trade taken at bar ``e`` frees its slot at ``e``, so a bar's candidates
+    see the same open book: the first ``limit - open`` of them are taken. One
+    step per entry bar instead of one per candidate.
+    """
+    if entry.size == 0:
+        return []
+    starts = np.flatnonzero(np.r_[True, entry[1:] != entry[:-1]]).tolist()
+    ends = [*starts[1:], entry.size]
+    bars = entry[starts].tolist()
+    releases = release.tolist()
+    heap: list[int] = []
+    took: list[int] = []
+    push, pop = heapq.heappush, heapq.heappop
+    for e, first, stop in zip(bars, starts, ends, strict=True):
+        while heap and heap[0] <= e:
+            pop(heap)
+        for j in range(first, min(stop, first + limit - len(heap))):
+            push(heap, releases[j])
+            took.append(j)
+    return took
