@@ -7,6 +7,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scipy import signal, stats
 
 from core.analytics.guarantee import (
@@ -114,3 +116,36 @@ def test_guarantee_errors(kwargs, error, match):
     frame = pd.DataFrame({"confidence": np.linspace(0, 1, 400), "return_pct": 1.0, "win": True})
     with pytest.raises(error, match=match):
         guaranteed_threshold(frame, **kwargs)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32 - 1), st.integers(1, 6_000), st.booleans())
+def test_kept_trades_and_wins_equal_brute_force_masks(seed, n, rounded):
+    """The binned counts (no sort) equal a mask per threshold, ties on the grid included."""
+    rng = np.random.default_rng(seed)
+    scores = rng.random(n)
+    if rounded:
+        scores = np.round(scores, 2)  # many scores exactly on a threshold
+    wins = (rng.random(n) < 0.6).astype(np.float64)
+    grid = np.arange(101) / 100.0
+    _, table = learn_then_test(scores, wins, target_win_rate=0.5, min_trades=n + 1)
+    for j, t in enumerate(grid):
+        kept = scores >= t
+        assert table["trades"].iloc[j] == kept.sum()
+        assert table["wins"].iloc[j] == wins[kept].sum()
+
+
+def test_fit_end_and_split_follow_time_order_of_an_unsorted_frame():
+    rng = np.random.default_rng(5)
+    n = 3_000
+    entry = pd.date_range("2024-01-01", periods=n, freq="h", tz="UTC")
+    c = rng.random(n)
+    win = rng.random(n) < 0.3 + 0.5 * c
+    frame = pd.DataFrame({"entry_time": entry, "confidence": c, "win": win,
+                          "return_pct": np.where(win, 1.0, -1.0)})  # fmt: skip
+    shuffled = frame.iloc[rng.permutation(n)]
+    a = guaranteed_threshold(frame, target_win_rate=0.55)
+    b = guaranteed_threshold(shuffled, target_win_rate=0.55)
+    assert a.fit_end == b.fit_end == entry[n // 2 - 1]
+    assert a.threshold == b.threshold and a.oos_kept == b.oos_kept
+    pd.testing.assert_frame_equal(a.table, b.table)

@@ -350,3 +350,32 @@ def test_walk_forward_errors(change, kwargs, error, match):
     frame = change(synthetic_trades(400, informative=True, seed=5))
     with pytest.raises(error, match=match):
         walk_forward_threshold(frame, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "returns",
+    [
+        [],
+        [1.5],
+        [0.1, 0.1, 0.1],
+        [2.0, -1.0, 3.0, 0.0],
+        [1.0, 2.0],
+        [-1.0, -2.0, 0.0],
+        list(np.random.default_rng(3).normal(0.05, 1.0, 5_001)),
+    ],
+)
+def test_book_equals_performance_metrics(returns):
+    """The walk-forward's books use performance_metrics' formulas through the kernels."""
+    from core.analytics.selection import _book
+    from core.metrics import performance_metrics
+
+    r = np.asarray(returns, dtype=np.float64)
+    book, m = _book(r), performance_metrics(r)
+    for ours, theirs in (
+        (book["win_rate"], m.win_rate),
+        (book["mean_return"], m.mean_return_pct),
+        (book["sharpe"], m.sharpe_per_trade),
+        (book["profit_factor"], m.profit_factor),
+    ):
+        assert (math.isnan(ours) and math.isnan(theirs)) or ours == theirs
+    assert book["trades"] == m.n_trades

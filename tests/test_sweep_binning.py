@@ -154,3 +154,74 @@ def test_bands_run_with_one_blas_thread(big, monkeypatch):
     monkeypatch.setattr(sweep_module, "_segment_sums", spy)
     threshold_sweep(make_trades(scores, returns), bands=True, n_boot=20)
     assert seen and set(seen) == {1}
+
+
+# ---------------------------------------------------------------------------
+# the fused per-bin sums, the sort order, the bootstrap's draws and weights
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32 - 1), st.integers(1, 3_000), st.integers(1, 40))
+def test_bin_sums_equal_brute_force(seed, n, n_bins):
+    rng = np.random.default_rng(seed)
+    b = rng.integers(0, n_bins, n)
+    ret = np.round(rng.normal(0.0, 2.0, n), int(rng.integers(0, 4)))  # zeros and repeats
+    ret[rng.random(n) < 0.1] = 0.0
+    ret[rng.random(n) < 0.02] = -0.0
+    centre = float(ret.mean())
+    cnt, wins, total, s_dev, q_dev, gains, losses, rmin, rmax = sweep_module._bin_sums(
+        b, n_bins, ret, centre
+    )
+
+    def in_order(x):  # bincount adds in row order (numpy's .sum() is pairwise)
+        return float(np.cumsum(x)[-1]) if x.size else 0.0
+
+    for j in range(n_bins):
+        r = ret[b == j]
+        assert cnt[j] == r.size and wins[j] == (r > 0).sum()
+        assert gains[j] == in_order(r[r > 0]) and losses[j] == in_order(-r[r < 0])  # exact
+        assert total[j] == pytest.approx(r.sum(), rel=1e-12, abs=1e-12)
+        assert s_dev[j] == pytest.approx((r - centre).sum(), rel=1e-12, abs=1e-9)
+        assert q_dev[j] == pytest.approx(((r - centre) ** 2).sum(), rel=1e-12, abs=1e-12)
+        assert rmin[j] == (r.min() if r.size else np.inf)
+        assert rmax[j] == (r.max() if r.size else -np.inf)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.0, -0.0, 0.5, 1.0, 0.1])),
+        min_size=1,
+        max_size=300,
+    )
+)
+def test_ascending_order_equals_a_stable_sort_of_the_scores(scores):
+    score = np.array(scores, dtype=np.float64)
+    assert np.array_equal(
+        sweep_module._ascending_order(score, "absolute"), np.argsort(score, kind="stable")
+    )
+    descending = np.lexsort((np.arange(score.size), -score))  # earlier row first on ties
+    assert np.array_equal(sweep_module._ascending_order(score, "percentile"), descending[::-1])
+
+
+@pytest.mark.parametrize(
+    "shapes",
+    [[(50, 16_384), (50, 16_384), (50, 576)], [(7, 700), (7, 700), (7, 13)], [(200, 99)]],
+)
+def test_uniform16_is_the_stream_of_integers(shapes):
+    ours, reference = np.random.default_rng(42), np.random.default_rng(42)
+    for shape in shapes:
+        expected = reference.integers(0, 65_536, size=shape, dtype=np.uint16)
+        assert np.array_equal(sweep_module._uniform16(ours, shape, raw=True), expected)
+    # and the streams stay in step afterwards
+    assert ours.bit_generator.random_raw() == reference.bit_generator.random_raw()
+
+
+def test_poisson_table_is_scipys_inverse_cdf_and_weights_read_it():
+    from scipy import stats
+
+    u = (np.arange(65_536, dtype=np.float64) + 0.5) / 65_536.0
+    table = sweep_module._poisson_table()
+    assert np.array_equal(table, stats.poisson.ppf(u, 1.0))
+    draws = np.arange(65_536, dtype=np.uint16).reshape(256, 256)
+    assert np.array_equal(sweep_module._poisson_weights(draws), table[draws])

@@ -64,7 +64,7 @@ from core.analytics.selection import (
     select_threshold,
     walk_forward_threshold,
 )
-from core.analytics.sweep import SweepResult, apply_threshold, threshold_sweep
+from core.analytics.sweep import SweepResult, kept_mask, threshold_sweep
 from core.analytics.walkforward import WalkForwardResult, walk_forward_calibrate
 from core.errors import ConfigError, InsufficientDataError
 from core.trades import validate_trades
@@ -614,8 +614,12 @@ def analyze_thresholds(
     choice = select_threshold(sweep, objective=objective, min_trades=min_trades, n_trials=n_trials)
     notes: list[str] = []
 
-    kept = apply_threshold(trades, choice.threshold, key=key, mode=mode)
-    returns = kept["return_pct"].to_numpy(dtype=np.float64) - cost_bps / 100.0
+    # The chosen threshold's returns from arrays: the frame was validated by the sweep
+    # and is not copied (validate_trades returns it as is when every score is there).
+    usable = validate_trades(trades, key=key)
+    score = usable[key].to_numpy(dtype=np.float64)
+    keep = kept_mask(score, choice.threshold, mode)
+    returns = usable["return_pct"].to_numpy(dtype=np.float64)[keep] - cost_bps / 100.0
     psr: float | None = None
     deflated: DeflatedSharpeResult | None = None
     try:

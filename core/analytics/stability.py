@@ -28,10 +28,11 @@ import numpy as np
 import pandas as pd
 
 from core.analytics.selection import WalkForwardThresholdResult, objective_values
-from core.analytics.sweep import apply_threshold, threshold_sweep
+from core.analytics.sweep import _check_thresholds, kept_mask, sweep_arrays
 from core.errors import ConfigError, InsufficientDataError
 from core.jsonsafe import json_safe
 from core.metrics import sharpe_ratio
+from core.trades import validate_trades
 
 __all__ = ["ThresholdStability", "threshold_stability", "weighted_objective"]
 
@@ -192,16 +193,21 @@ def threshold_stability(
     key, mode, objective = walk.key, walk.mode, walk.objective
     first_test = pd.Timestamp(walk.windows["test_start"].min())
     entry = pd.to_datetime(trades["entry_time"], utc=True)
-    oos = trades.loc[(entry >= first_test).to_numpy() & trades[key].notna().to_numpy()]
-    if len(oos) < walk.min_trades:
+    in_test = (entry >= first_test).to_numpy() & trades[key].notna().to_numpy()
+    n_oos = int(np.count_nonzero(in_test))
+    if n_oos < walk.min_trades:
         raise InsufficientDataError(
-            f"{len(oos)} test trades with a {key}; need {walk.min_trades} (min_trades)"
+            f"{n_oos} test trades with a {key}; need {walk.min_trades} (min_trades)"
         )
+    # Only the numeric columns the figures need, validated once; the rest of the frame
+    # (its text columns) is never copied.
+    oos = validate_trades(trades[[key, "return_pct", "win"]].loc[in_test], key=key)
+    score = oos[key].to_numpy(dtype=np.float64)
     cost = walk.cost_bps / 100.0
+    ret = oos["return_pct"].to_numpy(dtype=np.float64) - cost
 
     median = float(np.median(chosen))
-    kept = apply_threshold(oos, median, key=key, mode=mode)
-    r = kept["return_pct"].to_numpy(dtype=np.float64) - cost
+    r = ret[kept_mask(score, median, mode)]
     one = np.ones((1, r.size))
     median_oos = {
         "threshold": median,
@@ -212,7 +218,8 @@ def threshold_stability(
         "objective": float(weighted_objective(r, one, objective)[0]) if r.size else float("nan"),
     }
 
-    sweep = threshold_sweep(oos, key=key, thresholds=thresholds, mode=mode, cost_bps=walk.cost_bps)
+    grid = _check_thresholds(thresholds, mode)
+    sweep = sweep_arrays(score, ret, grid, key=key, mode=mode, cost_bps=walk.cost_bps)
     table = sweep.table
     values = objective_values(table, objective).astype(np.float64)
     eligible = (table["trades"].to_numpy() >= walk.min_trades) & ~np.isnan(values)
@@ -220,10 +227,8 @@ def threshold_stability(
         raise InsufficientDataError(
             f"no threshold keeps {walk.min_trades} of the {len(oos)} pooled test trades"
         )
-    grid = table["threshold"].to_numpy(dtype=np.float64)
     best = int(np.flatnonzero(eligible)[np.argmax(values[eligible])])
-    best_kept = apply_threshold(oos, float(grid[best]), key=key, mode=mode)
-    rb = best_kept["return_pct"].to_numpy(dtype=np.float64) - cost
+    rb = ret[kept_mask(score, float(grid[best]), mode)]
     rng = np.random.default_rng(seed)
     boot = weighted_objective(rb, rng.poisson(1.0, size=(n_boot, rb.size)), objective)
     boot = boot[~np.isnan(boot)]
@@ -251,7 +256,7 @@ def threshold_stability(
         stable_thresholds=tuple(float(x) for x in stable),
         stable_low=float(stable.min()),
         stable_high=float(stable.max()),
-        n_oos_trades=len(oos),
+        n_oos_trades=n_oos,
         level=float(level),
         n_boot=n_boot,
     )
