@@ -442,8 +442,12 @@ class EnsembleSignalEngine:
         neg = (votes < 0).sum(axis=0)
         side = np.sign(pos - neg).astype(np.int8)
         num_agreeing = np.where(side > 0, pos, np.where(side < 0, neg, 0)).astype(np.int64)
-        agreeing = (votes == side[None]) & (side[None] != 0)
-        strength_sum = np.where(agreeing, strengths, 0.0).sum(axis=0)
+        # Sum of the agreeing models' strengths, model by model (the order
+        # ``sum(axis=0)`` adds them in) without a (models, dates, symbols) temporary.
+        voting = side != 0
+        strength_sum = np.where((votes[0] == side) & voting, strengths[0], 0.0)
+        for k in range(1, len(outputs)):
+            strength_sum += np.where((votes[k] == side) & voting, strengths[k], 0.0)
         signal_strength = np.where(
             num_agreeing > 0, strength_sum / np.maximum(num_agreeing, 1), 0.0
         )

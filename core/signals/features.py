@@ -182,7 +182,8 @@ def trailing_percentile(
     lags = range(step, window, step)
     # 2 * n_less + n_equal over the lags, in one small accumulator: (past < cur) +
     # (past <= cur) adds 2 for a smaller value, 1 for an equal one (0 for NaN).
-    dtype = np.int16 if 2 * (len(lags) + 1) < np.iinfo(np.int16).max else np.int64
+    most = 2 * len(lags)
+    dtype = next(t for t in (np.int8, np.int16, np.int64) if most <= np.iinfo(t).max)
     twice = np.zeros(x.shape, dtype=dtype)
     for lag in lags:
         past = x[:-lag]
