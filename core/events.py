@@ -37,8 +37,10 @@ __all__ = [
     "EventType",
     "FieldSpec",
     "LearningEvent",
+    "feature_payloads",
     "new_id",
     "outcome_rows",
+    "python_values",
     "signal_rows",
     "to_utc",
     "trade_columns",
@@ -364,8 +366,8 @@ def _floats(frame: pd.DataFrame, name: str, series: pd.Series) -> np.ndarray:
         raise PayloadError(f"{name}: expected numbers; fix the non-numeric values") from None
 
 
-def _nullable(values: np.ndarray, missing: np.ndarray, *, whole: bool = False) -> list[Any]:
-    """``values`` as a list of Python numbers with None where ``missing``."""
+def python_values(values: np.ndarray, missing: np.ndarray, *, whole: bool = False) -> list[Any]:
+    """``values`` as a list of Python numbers with None where ``missing`` (as SQL binds them)."""
     if whole:
         values = np.where(missing, 0, values).astype(np.int64)
     if not missing.any():
@@ -406,7 +408,7 @@ def _column_values(frame: pd.DataFrame, column: Column, *, required: bool) -> li
         return values.astype(np.int64).tolist()
     for _code, rule, bad in column.violations(values, required=required):
         _raise_rows(frame, name, rule, bad, values, column.fix)
-    return _nullable(values, np.isnan(values), whole=column.kind is Kind.COUNT)
+    return python_values(values, np.isnan(values), whole=column.kind is Kind.COUNT)
 
 
 def _booleans(frame: pd.DataFrame, name: str, series: pd.Series) -> np.ndarray:
@@ -453,11 +455,7 @@ def _event_rows(
         for c in _ROW_FIELDS[event_type.value]
     ]  # fmt: skip
     if extra_columns:
-        extras = {c: _extra_values(frame, c) for c in extra_columns}
-        payloads = [
-            json.dumps({c: extras[c][i] for c in extra_columns}, separators=(",", ":"))
-            for i in range(n)
-        ]
+        payloads = _payloads({c: _extra_values(frame, c) for c in extra_columns}, n)
     else:
         payloads = ["{}"] * n
     rec = _ns(recorded_at if recorded_at is not None else pd.Timestamp.now(tz="UTC"))
@@ -471,7 +469,20 @@ def _extra_values(frame: pd.DataFrame, name: str) -> list[Any]:
     values = _floats(frame, name, _raw(frame, name, required=True))
     _raise_rows(frame, name, "expected a finite number", np.isinf(values), values,
                 "leave the cell empty when unknown")  # fmt: skip
-    return _nullable(values, np.isnan(values))
+    return python_values(values, np.isnan(values))
+
+
+def _payloads(extras: Mapping[str, list[Any]], n: int) -> list[str]:
+    """One JSON payload a row from feature columns (lists of numbers, None: unknown)."""
+    names = list(extras)
+    return [json.dumps({c: extras[c][i] for c in names}, separators=(",", ":")) for i in range(n)]
+
+
+def feature_payloads(features: Mapping[str, np.ndarray]) -> list[str]:
+    """The JSON payload of each row from validated float feature columns (NaN: unknown),
+    exactly as :func:`signal_rows` and :func:`trade_columns` write it."""
+    n = len(next(iter(features.values()))) if features else 0
+    return _payloads({c: python_values(v, np.isnan(v)) for c, v in features.items()}, n)
 
 
 def signal_rows(
@@ -613,11 +624,7 @@ def trade_columns(
             continue
         columns[c.sql] = _column_values(signals, c, required=c.carried[_S])
     if extra_columns:
-        extras = {c: _extra_values(signals, c) for c in extra_columns}
-        columns["payload"] = [
-            json.dumps({c: extras[c][i] for c in extra_columns}, separators=(",", ":"))
-            for i in range(n)
-        ]
+        columns["payload"] = _payloads({c: _extra_values(signals, c) for c in extra_columns}, n)
     returns = _column_values(outcomes, COLUMNS["return_pct"], required=True)
     derived = outcomes["return_pct"].to_numpy(dtype=np.float64) > 0
     if "win" in outcomes.columns:
@@ -632,7 +639,10 @@ def trade_columns(
     identity = bool((where == np.arange(n)).all()) if len(where) == n else False
     for sql, values in found.items():
         if identity:
-            columns[_OUTCOME_SQL[sql]] = values
+            # An outcome field equal to its signal's (symbol, confidence): the same list,
+            # which the store binds once (Store.insert_trade_columns).
+            same = sql in ("symbol", "confidence") and columns.get(sql) == values
+            columns[_OUTCOME_SQL[sql]] = columns[sql] if same else values
         else:
             full = np.full(n, None, dtype=object)
             full[where] = values

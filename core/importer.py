@@ -45,8 +45,9 @@ import pyarrow.compute as pc
 
 from core.columns import COLUMNS, Column
 from core.errors import ImportFileError, RowError
+from core.events import feature_payloads, python_values
 from core.store import Store
-from core.store.db import trades_table
+from core.store.db import snapshot_table
 
 __all__ = [
     "ALIASES",
@@ -318,19 +319,93 @@ SNAPSHOT_MAX_TRADES = 2_000_000
 
 @dataclass
 class _Part:
-    """One validated chunk: its good rows, as the store takes them, and its bad rows.
+    """One validated chunk: its good rows as columns, sorted by time and id, and its bad rows.
 
-    ``signals`` holds every good row (open signals included) sorted by time and id;
-    ``outcomes`` the closed ones (a return known), in the same order.
+    ``sid`` and ``symbol`` are Arrow string arrays, the rest numpy arrays of the good rows;
+    ``closed`` marks the rows with a return (the others are open signals, whose ``exit_ns``
+    and ``ret`` mean nothing).
     """
 
-    signals: pd.DataFrame
-    outcomes: pd.DataFrame
-    preview: pd.DataFrame
+    sid: pa.Array
+    entry_ns: np.ndarray
+    symbol: pa.Array
+    side: np.ndarray
+    conf: np.ndarray
+    holding: np.ndarray
+    features: dict[str, np.ndarray]
+    exit_ns: np.ndarray
+    ret: np.ndarray
     closed: np.ndarray
     errors: list[RowError]
     n_rows: int
     n_bad: int
+
+    @property
+    def n_good(self) -> int:
+        return len(self.closed)
+
+    @property
+    def n_closed(self) -> int:
+        return int(self.closed.sum())
+
+    def columns(self) -> dict[str, list[Any]]:
+        """The good rows as ``trades`` columns (:meth:`Store.insert_trade_columns`): Python
+        values, None where unknown; the outcome's symbol and confidence are the signal's
+        (the same lists, bound once)."""
+        symbol = _py(self.symbol)
+        conf = self.conf.tolist()
+        out: dict[str, list[Any]] = {
+            "signal_id": _py(self.sid), "ts": self.entry_ns.tolist(), "symbol": symbol,
+            "side": self.side.tolist(), "confidence": conf,
+            "holding_days": python_values(self.holding, np.isnan(self.holding)),
+        }  # fmt: skip
+        if self.features:
+            out["payload"] = feature_payloads(self.features)
+        open_ = ~self.closed
+        out["exit_ts"] = python_values(self.exit_ns, open_)
+        out["o_symbol"] = symbol
+        out["confidence_used"] = conf
+        out["return_pct"] = python_values(self.ret, open_)
+        return out
+
+    def trades(self, features: tuple[str, ...]) -> pa.Table:
+        """The chunk's closed trades as their snapshot (:func:`snapshot_table`)."""
+        keep = None if self.closed.all() else np.flatnonzero(self.closed)
+
+        def pick(values: Any) -> Any:
+            if keep is None:
+                return values
+            return values.take(pa.array(keep)) if isinstance(values, pa.Array) else values[keep]
+
+        return snapshot_table(
+            {"signal_id": pick(self.sid), "entry_ns": pick(self.entry_ns),
+             "exit_ns": pick(self.exit_ns), "symbol": pick(self.symbol),
+             "side": pick(self.side), "confidence": pick(self.conf),
+             "holding_days": pick(self.holding), "return_pct": pick(self.ret),
+             **{f: pick(self.features[f]) for f in features}},
+            features,
+        )  # fmt: skip
+
+    def preview(self, limit: int) -> pd.DataFrame:
+        """The first ``limit`` good rows, normalised (open signals without exit and return)."""
+        k = min(limit, self.n_good)
+        closed = self.closed[:k]
+        frame = pd.DataFrame({
+            "signal_id": _py(self.sid[:k]),
+            "ts": pd.to_datetime(self.entry_ns[:k], unit="ns", utc=True),
+            "symbol": _py(self.symbol[:k]), "side": self.side[:k].astype(np.int64),
+            "confidence": self.conf[:k], "holding_days": self.holding[:k],
+            **{f: v[:k] for f, v in self.features.items()},
+        })  # fmt: skip
+        exit_ns = np.where(closed, self.exit_ns[:k], np.iinfo(np.int64).min)
+        frame["exit_time"] = pd.to_datetime(exit_ns, unit="ns", utc=True)
+        frame["return_pct"] = np.where(closed, self.ret[:k], np.nan)
+        return frame
+
+
+def _py(values: pa.Array) -> list[Any]:
+    """An Arrow array as a list of Python values (through numpy: faster than ``to_pylist``)."""
+    return values.to_numpy(zero_copy_only=False).tolist()
 
 
 class _Validator:
@@ -513,43 +588,24 @@ class _Validator:
         bad = np.zeros(n, dtype=bool)
         bad[list(problems)] = True
         errors = [RowError(int(rows[i]), "; ".join(problems[i])) for i in sorted(problems)]
-        good = ~bad
+        keep = np.flatnonzero(~bad)
+        entry = ts.array.asi8[keep]
+        sid = pa.array(ids, type=pa.string()).take(pa.array(keep))
+        if len(entry) > 1 and not (entry[1:] > entry[:-1]).all():  # else already in order
+            order = pc.sort_indices(
+                pa.table({"t": entry, "s": sid}), sort_keys=[("t", "ascending"), ("s", "ascending")]
+            ).to_numpy()
+            keep, entry, sid = keep[order], entry[order], sid.take(pa.array(order))
         outcome_ts = exit_ts.where(exit_ts.notna(), by_holding.set_axis(raw.index))
-        signals = pd.DataFrame(
-            {
-                "signal_id": ids[good].astype(str).to_numpy(),
-                "ts": ts[good].to_numpy(dtype="datetime64[ns]"),
-                "symbol": symbol[good].astype(str).to_numpy(),
-                "side": side[good].astype(np.int64),
-                "confidence": conf[good],
-                "holding_days": holding[good],
-            }
-        )
-        for f in self.features:
-            signals[f] = feature_values[f][good]
-        order = np.lexsort((signals["signal_id"].to_numpy(), signals["ts"].to_numpy()))
-        signals = signals.iloc[order].reset_index(drop=True)
-        closed = ~open_[good][order]
-        exit_sorted = outcome_ts[good].to_numpy(dtype="datetime64[ns]")[order]
-        ret_sorted = ret[good][order]
-        outcomes = pd.DataFrame(
-            {
-                "signal_id": signals["signal_id"].to_numpy()[closed],
-                "ts": exit_sorted[closed],
-                "symbol": signals["symbol"].to_numpy()[closed],
-                "return_pct": ret_sorted[closed],
-                "confidence_used": signals["confidence"].to_numpy()[closed],
-            }
-        )
-        signals["ts"] = signals["ts"].dt.tz_localize("UTC")
-        outcomes["ts"] = outcomes["ts"].dt.tz_localize("UTC")
-        preview = signals.iloc[:PREVIEW_ROWS].assign(
-            exit_time=pd.Series(exit_sorted[:PREVIEW_ROWS])
-            .where(closed[:PREVIEW_ROWS])
-            .dt.tz_localize("UTC"),
-            return_pct=np.where(closed, ret_sorted, np.nan)[:PREVIEW_ROWS],
-        )
-        return _Part(signals, outcomes, preview, closed, errors, n, int(bad.sum()))
+        part = _Part(
+            sid=sid, entry_ns=entry,
+            symbol=pa.array(symbol, type=pa.string()).take(pa.array(keep)),
+            side=side[keep].astype(np.int8), conf=conf[keep], holding=holding[keep],
+            features={f: feature_values[f][keep] for f in self.features},
+            exit_ns=outcome_ts.astype("datetime64[ns, UTC]").array.asi8[keep], ret=ret[keep],
+            closed=~open_[keep], errors=errors, n_rows=n, n_bad=int(bad.sum()),
+        )  # fmt: skip
+        return part
 
     def _repeated(self, ids: pd.Series, empty: np.ndarray) -> np.ndarray:
         """Rows whose id repeats an earlier row's (in this chunk or an earlier one).
@@ -991,17 +1047,9 @@ def import_signal_log(
             tally.starting(len(raw))
             part = checker.validate(raw)
             if tally.writable(part):
-                store.insert_trade_frames(
-                    run_id, part.signals, part.outcomes, extra_columns=checker.features,
-                    conn=conn,
-                )  # fmt: skip
-                if (
-                    snapshot is not None
-                    and tally.n_closed + len(part.outcomes) <= SNAPSHOT_MAX_TRADES
-                ):
-                    snapshot.append(
-                        trades_table(part.signals[part.closed], part.outcomes, checker.features)
-                    )
+                store.insert_trade_columns(run_id, part.columns(), part.closed, conn=conn)
+                if snapshot is not None and tally.n_closed + part.n_closed <= SNAPSHOT_MAX_TRADES:
+                    snapshot.append(part.trades(checker.features))
                 else:
                     snapshot = None
             tally.add(part)
@@ -1091,12 +1139,12 @@ class _Tally:
     def add(self, part: _Part) -> None:
         self.n_rows += part.n_rows
         self.n_bad += part.n_bad
-        self.n_good += len(part.signals)
-        self.n_closed += len(part.outcomes)
+        self.n_good += part.n_good
+        self.n_closed += part.n_closed
         self.errors.extend(part.errors)
         shown = sum(len(p) for p in self.previews)
         if shown < PREVIEW_ROWS:
-            self.previews.append(part.preview.iloc[: PREVIEW_ROWS - shown])
+            self.previews.append(part.preview(PREVIEW_ROWS - shown))
         if self.on_rows is not None:
             self.on_rows(self.n_rows, self.total)
 

@@ -7,10 +7,12 @@ signals.
 
 from __future__ import annotations
 
+import io
 import sqlite3
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
@@ -20,7 +22,7 @@ from core.errors import StoreError
 from core.events import LearningEvent, outcome_rows, signal_rows
 from core.importer import import_signal_log
 from core.store import Store
-from core.store.db import DB_FILENAME
+from core.store.db import DB_FILENAME, read_snapshot
 from core.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 _OLD_INSERT = (
@@ -314,3 +316,46 @@ def test_writes_to_a_finished_run_keep_its_counts_and_refresh_its_snapshot(store
     assert (info.n_signals, info.n_outcomes, info.n_events) == (12, 10, 22)
     assert info.n_events == store.count_events(run_id=run_id)
     assert len(store.trades_frame(run_id)) == 10 and len(store.open_signals(run_id)) == 2
+
+
+def test_an_import_binds_the_outcome_symbol_once_and_reads_back_as_events(tmp_path, store):
+    path = tmp_path / "log.csv"
+    path.write_text(
+        "timestamp,symbol,confidence,return_pct,holding_days\n"
+        "2020-01-02,AAPL,0.7,1.5,5\n"
+        "2020-01-03,MSFT,0.6,,5\n"
+        "2020-01-06,IBM,0.8,-0.5,\n"
+    )
+    result = import_signal_log(path, store=store, chunk_rows=2)
+    rows = store.conn.execute(
+        "SELECT symbol, confidence, o_id - id, exit_ts IS NULL, o_symbol, confidence_used, "
+        "return_pct FROM trades ORDER BY ts"
+    ).fetchall()
+    assert rows == [("AAPL", 0.7, 1, 0, "AAPL", 0.7, 1.5),
+                    ("MSFT", 0.6, None, 1, None, None, None),  # open: no outcome part
+                    ("IBM", 0.8, 1, 0, "IBM", 0.8, -0.5)]  # fmt: skip
+    outcomes = store.events_frame(run_id=result.run_id, event_type="SIGNAL_ACCURACY")
+    assert sorted(outcomes[["symbol", "confidence", "return_pct"]].values.tolist()) == [
+        ["AAPL", 0.7, 1.5], ["IBM", 0.8, -0.5]]  # fmt: skip
+
+
+def test_a_parquet_snapshot_of_an_older_store_still_loads(store):
+    signals, outcomes = _frames(30)
+    run_id = store.create_run(kind="backtest", signal="s", feature_keys=["feature"])
+    store.insert_trade_frames(run_id, signals, outcomes.iloc[:25], extra_columns=("feature",))
+    store.finish_run(run_id, status="completed")
+    (blob,) = store.conn.execute("SELECT parquet FROM trade_snapshots").fetchone()
+    assert blob[:6] == b"ARROW1"  # written as an Arrow IPC file now
+    frame = store.trades_frame(run_id)
+    assert len(frame) == 25 and str(frame["run_id"].dtype) == "str"
+    assert frame.dtypes.astype(str).tolist()[:6] == [
+        "str", "str", "datetime64[ns, UTC]", "datetime64[ns, UTC]", "str", "int8"]  # fmt: skip
+    # What the previous version stored: the same table as lz4 Parquet.
+    older = io.BytesIO()
+    pq.write_table(read_snapshot(blob), older, compression="lz4")
+    with store.write() as conn:
+        conn.execute("UPDATE trade_snapshots SET parquet = ?", (older.getvalue(),))
+    pd.testing.assert_frame_equal(store.trades_frame(run_id), frame)
+    with store.write() as conn:
+        conn.execute("DELETE FROM trade_snapshots")
+    pd.testing.assert_frame_equal(store.trades_frame(run_id), frame)  # rebuilt from the rows
