@@ -9,6 +9,7 @@ mode, with ties on the cut values and clustered thresholds.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -225,3 +226,23 @@ def test_poisson_table_is_scipys_inverse_cdf_and_weights_read_it():
     assert np.array_equal(table, stats.poisson.ppf(u, 1.0))
     draws = np.arange(65_536, dtype=np.uint16).reshape(256, 256)
     assert np.array_equal(sweep_module._poisson_weights(draws), table[draws])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 60),
+    st.integers(1, 30),
+    st.sampled_from(["linear", "inverted_cdf"]),
+)
+def test_column_quantiles_equal_nanquantile(seed, rows, cols, method):
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=(rows, cols))
+    values[rng.random(values.shape) < 0.1] = np.nan
+    values[rng.random(values.shape) < 0.05] = np.inf
+    values[:, rng.random(cols) < 0.2] = np.nan  # whole columns missing
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        expected = np.nanquantile(values, [0.025, 0.975], axis=0, method=method)
+        got = sweep_module._column_quantiles(values, [0.025, 0.975], method=method)
+    assert np.array_equal(got, expected, equal_nan=True)

@@ -73,7 +73,6 @@ Epidemiology 33(7) (2009) 559-568.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -82,11 +81,11 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from scipy import stats
-from threadpoolctl import ThreadpoolController
 
 from core.analytics.sweep import (
     _ascending_order,
     _bin_right,
+    _blas_controller,
     _check_mode,
     _check_thresholds,
     _keep_count,
@@ -1116,12 +1115,6 @@ def sweep_return_matrix(
     else:
         index = pd.RangeIndex(n_rows, name="period")
     return pd.DataFrame(values, index=index, columns=pd.Index(grid, name="threshold"))
-
-
-@functools.cache
-def _blas_controller() -> ThreadpoolController:
-    """The BLAS libraries loaded (found once: a fresh ``threadpool_limits`` rescans them)."""
-    return ThreadpoolController()
 
 
 def _finite_1d(values: Any, name: str) -> np.ndarray:

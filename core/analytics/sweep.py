@@ -50,7 +50,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from scipy import sparse, special
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from core.analytics.stats import wilson_interval
 from core.errors import ConfigError, InsufficientDataError
@@ -331,7 +331,7 @@ def sweep_arrays(
         starts = _start_indices(score[order], grid, mode)
         # One BLAS thread: on a loaded 2-core host multi-threaded BLAS made these
         # products 9-13x slower for no wall-time gain (shared/TESTING.md).
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _blas_controller().limit(limits=1, user_api="blas"):
             band_columns = _bootstrap_bands(r_sorted, starts, n_boot=n_boot, level=level, seed=seed)
         table = table.assign(**band_columns)
     return SweepResult(
@@ -839,55 +839,81 @@ def _poisson_steps() -> tuple[np.uint16, ...]:
 
 
 def _segment_sums(
-    features: np.ndarray,
+    returns: np.ndarray,
+    centre: float,
     bounds: np.ndarray,
     *,
     n_boot: int,
     seed: int,
 ) -> np.ndarray:
-    """Poisson-bootstrap weighted sums of ``features`` over each segment.
+    """Poisson-bootstrap weighted sums of the trades' features over each segment.
+
+    The features of a trade with return ``r`` are ``1, max(r, 0), max(-r, 0),
+    (r - centre) ** 2``; they are built chunk by chunk in a buffer that stays
+    in cache, never for all trades at once.
 
     Parameters
     ----------
-    features : ndarray, shape (m, f)
-        Per-trade features for positions ``bounds[0] .. bounds[-1]`` (relative).
+    returns : ndarray, shape (m,)
+        Returns for positions ``bounds[0] .. bounds[-1]`` (relative).
+    centre : float
+        Centre of the squared deviations.
     bounds : ndarray of int, shape (U + 1,)
-        Segment ``j`` is rows ``bounds[j]:bounds[j + 1]`` of ``features``.
+        Segment ``j`` is positions ``bounds[j]:bounds[j + 1]``.
 
     Returns
     -------
-    ndarray, shape (n_boot, U, f)
+    ndarray, shape (n_boot, U, 4)
     """
     rng = np.random.default_rng(seed)
     # The raw stream is the 16-bit draws only when every chunk but the last takes a
     # whole number of 64-bit words (see _uniform16).
     raw = (n_boot * _CHUNK) % 4 == 0
     n_seg = bounds.size - 1
-    n_feat = features.shape[1]
+    n_feat = 4
     acc = np.zeros((n_boot, n_seg, n_feat))
     seg_of = np.repeat(np.arange(n_seg), np.diff(bounds))
-    m = features.shape[0]
+    m = returns.shape[0]
+    buffer = np.empty((min(m, _CHUNK), n_feat))
     for lo in range(0, m, _CHUNK):
         hi = min(m, lo + _CHUNK)
         weights = _poisson_weights(_uniform16(rng, (n_boot, hi - lo), raw=raw))
+        features = _features(returns[lo:hi], centre, out=buffer[: hi - lo])
         first, last = seg_of[lo], seg_of[hi - 1]
         if last - first + 1 <= _MAX_DENSE_PIECES:
             for j in range(first, last + 1):
                 a = max(bounds[j], lo) - lo
                 b = min(bounds[j + 1], hi) - lo
                 if b > a:
-                    acc[:, j, :] += weights[:, a:b] @ features[lo + a : lo + b]
+                    acc[:, j, :] += weights[:, a:b] @ features[a:b]
         else:
             local = seg_of[lo:hi] - first
             n_local = last - first + 1
             rows = np.repeat(np.arange(hi - lo), n_feat)
             cols = (local[:, None] * n_feat + np.arange(n_feat)).ravel()
             block = sparse.csr_array(
-                (features[lo:hi].ravel(), (rows, cols)), shape=(hi - lo, n_local * n_feat)
+                (features.ravel(), (rows, cols)), shape=(hi - lo, n_local * n_feat)
             )
             part = np.asarray((block.T @ weights.T).T)
             acc[:, first : last + 1, :] += part.reshape(n_boot, n_local, n_feat)
     return acc
+
+
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    """The BLAS libraries loaded, found once (``threadpool_limits`` rescans them: 35 ms)."""
+    return ThreadpoolController()
+
+
+def _features(r: np.ndarray, centre: float, *, out: np.ndarray) -> np.ndarray:
+    """``out[:] = [1, max(r, 0), max(-r, 0), (r - centre) ** 2]`` per trade; returns ``out``."""
+    out[:, 0] = 1.0
+    np.maximum(r, 0.0, out=out[:, 1])
+    np.negative(r, out=out[:, 2])
+    np.maximum(out[:, 2], 0.0, out=out[:, 2])
+    np.subtract(r, centre, out=out[:, 3])
+    np.multiply(out[:, 3], out[:, 3], out=out[:, 3])
+    return out
 
 
 def _bootstrap_bands(
@@ -906,14 +932,8 @@ def _bootstrap_bands(
         return out
     centre = float(r_sorted.mean())
     tail = r_sorted[cuts[0] :]
-    dev = tail - centre
-    features = np.empty((tail.size, 4))
-    features[:, 0] = 1.0
-    np.maximum(tail, 0.0, out=features[:, 1])
-    np.maximum(-tail, 0.0, out=features[:, 2])
-    np.multiply(dev, dev, out=features[:, 3])
     bounds = np.append(cuts, n) - cuts[0]
-    seg = _segment_sums(features, bounds, n_boot=n_boot, seed=seed)
+    seg = _segment_sums(tail, centre, bounds, n_boot=n_boot, seed=seed)
     # Reverse cumulative sum over segments: sums over everything kept at each cut.
     suffix = np.cumsum(seg[:, ::-1, :], axis=1)[:, ::-1, :]
     w, g, lo_, q = (suffix[..., i] for i in range(4))
@@ -944,9 +964,26 @@ def _bootstrap_bands(
         low = np.full(cuts.size, np.nan)
         high = np.full(cuts.size, np.nan)
         if ok.any():
-            q_low, q_high = np.nanquantile(sub[:, ok], [alpha, 1.0 - alpha], axis=0, method=method)
+            q_low, q_high = _column_quantiles(sub[:, ok], [alpha, 1.0 - alpha], method=method)
             low[cols[ok]] = q_low
             high[cols[ok]] = q_high
         out[f"{name}_low"][idx] = low[pos[idx]]
         out[f"{name}_high"][idx] = high[pos[idx]]
+    return out
+
+
+def _column_quantiles(values: np.ndarray, q: list[float], *, method: str) -> np.ndarray:
+    """``np.nanquantile(values, q, axis=0, method=method)``, the same values, vectorised.
+
+    ``nanquantile`` along an axis runs a Python-level function per column; the
+    columns without NaN take ``np.quantile``'s vectorised path (the same
+    interpolation, value for value) and only the others ``nanquantile``.
+    """
+    out = np.empty((len(q), values.shape[1]))
+    gaps = np.isnan(values).any(axis=0)
+    with np.errstate(invalid="ignore"):  # linear between inf and inf: NaN, as nanquantile
+        if not gaps.all():
+            out[:, ~gaps] = np.quantile(values[:, ~gaps], q, axis=0, method=method)
+        if gaps.any():
+            out[:, gaps] = np.nanquantile(values[:, gaps], q, axis=0, method=method)
     return out
