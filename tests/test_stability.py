@@ -11,7 +11,7 @@ import pytest
 
 from core.analytics.selection import WalkForwardThresholdResult
 from core.analytics.stability import threshold_stability, weighted_objective
-from core.errors import ConfigError, InsufficientDataError
+from core.errors import ConfigError, InsufficientDataError, TradesFrameError
 
 
 def _walk(thresholds, *, test_start, objective="win_rate", min_trades=5, mode="absolute"):
@@ -115,3 +115,13 @@ def test_no_window_chose_a_threshold():
     walk = _walk([float("nan")], test_start="2020-02-10")
     with pytest.raises(InsufficientDataError, match="no walk-forward window chose a threshold"):
         threshold_stability(_trades(), walk)
+
+
+def test_missing_or_invalid_columns_are_named_as_the_sweep_names_them():
+    walk = _walk([0.3, 0.5], test_start="2020-02-10")
+    with pytest.raises(TradesFrameError, match="no column 'win'; columns present: confidence"):
+        threshold_stability(_trades().drop(columns="win"), walk, n_boot=50)
+    bad = _trades()
+    bad.loc[60, "return_pct"] = np.inf  # a test trade
+    with pytest.raises(TradesFrameError, match="return_pct must be finite"):
+        threshold_stability(bad, walk, n_boot=50)

@@ -201,7 +201,9 @@ def threshold_stability(
         )
     # Only the numeric columns the figures need, validated once; the rest of the frame
     # (its text columns) is never copied.
-    oos = validate_trades(trades[[key, "return_pct", "win"]].loc[in_test], key=key)
+    needed = list(dict.fromkeys((key, "return_pct", "win")))
+    columns = trades[needed] if trades.columns.isin(needed).sum() == len(needed) else trades
+    oos = validate_trades(columns.loc[in_test], key=key)  # a missing column raises here
     score = oos[key].to_numpy(dtype=np.float64)
     cost = walk.cost_bps / 100.0
     ret = oos["return_pct"].to_numpy(dtype=np.float64) - cost
