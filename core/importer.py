@@ -568,13 +568,10 @@ class _Validator:
                  "repeats an earlier row; ids must be unique")  # fmt: skip
             flag(empty, f"{cols['signal_id']} is empty; give every row an id, or drop the column "
                  "to number the rows")  # fmt: skip
+            all_ids = pa.array(ids, type=pa.string())
         else:
             numbers = pa.array(np.arange(self._counter, self._counter + n)).cast(pa.string())
-            ids = pd.Series(
-                pc.utf8_lpad(numbers, 8, "0").to_numpy(zero_copy_only=False),
-                index=raw.index,
-                dtype="string",
-            )  # f"{i:08d}", built in Arrow
+            all_ids = pc.utf8_lpad(numbers, 8, "0")  # f"{i:08d}", built in Arrow
         self._counter += n
 
         feature_values = {f: _numeric(raw[f]) for f in self.features}
@@ -590,14 +587,14 @@ class _Validator:
         errors = [RowError(int(rows[i]), "; ".join(problems[i])) for i in sorted(problems)]
         keep = np.flatnonzero(~bad)
         entry = ts.array.asi8[keep]
-        sid = pa.array(ids, type=pa.string()).take(pa.array(keep))
+        sid = all_ids.take(pa.array(keep))
         if len(entry) > 1 and not (entry[1:] > entry[:-1]).all():  # else already in order
             order = pc.sort_indices(
                 pa.table({"t": entry, "s": sid}), sort_keys=[("t", "ascending"), ("s", "ascending")]
             ).to_numpy()
             keep, entry, sid = keep[order], entry[order], sid.take(pa.array(order))
         outcome_ts = exit_ts.where(exit_ts.notna(), by_holding.set_axis(raw.index))
-        part = _Part(
+        return _Part(
             sid=sid, entry_ns=entry,
             symbol=pa.array(symbol, type=pa.string()).take(pa.array(keep)),
             side=side[keep].astype(np.int8), conf=conf[keep], holding=holding[keep],
@@ -605,7 +602,6 @@ class _Validator:
             exit_ns=outcome_ts.astype("datetime64[ns, UTC]").array.asi8[keep], ret=ret[keep],
             closed=~open_[keep], errors=errors, n_rows=n, n_bad=int(bad.sum()),
         )  # fmt: skip
-        return part
 
     def _repeated(self, ids: pd.Series, empty: np.ndarray) -> np.ndarray:
         """Rows whose id repeats an earlier row's (in this chunk or an earlier one).
