@@ -499,8 +499,15 @@ class _Validator:
         check(COLUMNS["confidence"], cols["confidence"], conf)
 
         if "side" in cols:
-            side_text = _text(raw[cols["side"]]).str.lower()
-            side = side_text.map(_SIDES).to_numpy(dtype=np.float64, na_value=np.nan)
+            side_raw = raw[cols["side"]]
+            if pd.api.types.is_numeric_dtype(side_raw.dtype) and not pd.api.types.is_bool_dtype(
+                side_raw.dtype
+            ):  # numbers (a Parquet column): 1 and -1 are sides, as their text is in _SIDES
+                values = side_raw.to_numpy(dtype=np.float64, na_value=np.nan)
+                side = np.where((values == 1.0) | (values == -1.0), values, np.nan)
+            else:
+                side_text = _text(side_raw).str.lower()
+                side = side_text.map(_SIDES).to_numpy(dtype=np.float64, na_value=np.nan)
             flag(np.isnan(side), lambda i: f"{cols['side']} {_show(raw[cols['side']].iloc[i])} "
                  "is not a side; use long/short, buy/sell or 1/-1")  # fmt: skip
         else:
