@@ -936,8 +936,8 @@ def probability_of_backtest_overfitting(
         best = np.argmax(perf_is, axis=1)  # first column on ties
         rows = np.arange(part.shape[0])
         chosen_oos = perf_oos[rows, best]
-        below = (perf_oos < chosen_oos[:, None]).sum(axis=1)
-        equal = (perf_oos == chosen_oos[:, None]).sum(axis=1)
+        below = np.count_nonzero(perf_oos < chosen_oos[:, None], axis=1)
+        equal = np.count_nonzero(perf_oos == chosen_oos[:, None], axis=1)
         rank = below + (equal + 1) / 2.0  # average rank, 1 = worst
         selected[lo : lo + part.shape[0]] = best
         omega[lo : lo + part.shape[0]] = rank / (n_cfg + 1.0)
@@ -969,17 +969,29 @@ def probability_of_backtest_overfitting(
 
 def _perf(dev: np.ndarray, sq: np.ndarray, m: int, centre: np.ndarray, metric: str) -> np.ndarray:
     """Metric from centred sums over ``m`` rows (arrays of shape (C, N))."""
-    mean = dev / m + centre
+    # In-place steps: the same operations in the same order as
+    # ``mean = dev / m + centre``, ``var = (sq - dev * dev / m) / (m - 1)``, with
+    # fewer (C, N) temporaries (this runs on 12,870 x N cells).
+    mean = dev / m
+    mean += centre
     if metric == "mean":
         return mean
-    var = (sq - dev * dev / m) / (m - 1.0)
+    var = dev * dev
+    var /= m
+    np.subtract(sq, var, out=var)
+    var /= m - 1.0
     # Round-off sized variances are zero dispersion.
-    var = np.where(var > 1e-12 * np.maximum(sq / m, 1e-300), var, 0.0)
-    sharpe = sharpe_ratio(mean, np.sqrt(var))
+    floor = sq / m
+    np.maximum(floor, 1e-300, out=floor)
+    floor *= 1e-12
+    var[~(var > floor)] = 0.0
+    sharpe = sharpe_ratio(mean, np.sqrt(var, out=var))
     # Zero dispersion: the Sharpe ratio is undefined, but a ranking needs an order;
     # a riskless gain ranks first, a riskless loss last.
-    flat = np.where(mean == 0, 0.0, np.copysign(np.inf, mean))
-    return np.where(np.isnan(sharpe), flat, sharpe)
+    flat = np.isnan(sharpe)
+    sharpe[flat] = np.copysign(np.inf, mean[flat])
+    sharpe[flat & (mean == 0)] = 0.0
+    return sharpe
 
 
 def _performance_matrix(values: np.ndarray | pd.DataFrame) -> np.ndarray:
