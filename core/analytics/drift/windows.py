@@ -19,7 +19,7 @@ class _Window:
     conf: np.ndarray
     win: np.ndarray
     ret: np.ndarray
-    times: np.ndarray | None
+    times: pd.DatetimeIndex | None  # entry times (UTC), in order
 
     @property
     def n(self) -> int:
@@ -33,10 +33,12 @@ def _window(trades: pd.DataFrame, *, key: str, min_trades: int, label: str) -> _
         raise InsufficientDataError(f"{label} window: {exc}") from None
     times = None
     if "entry_time" in usable.columns:
-        t = usable["entry_time"]
+        # int64 nanoseconds to order by, never an object array of tz-aware Timestamps
+        t = pd.DatetimeIndex(usable["entry_time"])
         if not t.is_monotonic_increasing:
-            usable = usable.iloc[np.argsort(t.to_numpy(), kind="stable")]
-        times = usable["entry_time"].to_numpy()
+            order = np.argsort(t.asi8, kind="stable")
+            usable, t = usable.iloc[order], t[order]
+        times = t
     return _Window(
         conf=usable[key].to_numpy(dtype=np.float64),
         win=usable["win"].to_numpy().astype(bool),
