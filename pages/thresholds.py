@@ -48,7 +48,11 @@ def equity_spec(
 
 
 def slider_default(
-    run: RunInfo, mapped: dash.MappedTrades, mode: str, view: dash.ThresholdView
+    run: RunInfo,
+    mapped: dash.MappedTrades,
+    mode: str,
+    view: dash.ThresholdView,
+    decision: dash.ThresholdDecision | None,
 ) -> tuple[float, str]:
     """Where the slider starts (before this session moved it) and why.
 
@@ -56,7 +60,6 @@ def slider_default(
     walk-forward recommendation (the median of the windows' choices), not the in-sample
     optimum.
     """
-    decision = dash.current_decision(ui.store(), run.signal)
     if decision is not None and decision.key == mapped.label and decision.mode == mode:
         return decision.threshold, "the threshold kept for this signal"
     return view.recommended, "the walk-forward recommendation (median of the windows' choices)"
@@ -79,7 +82,8 @@ def live_threshold(
     Score <-> Top % switch, and in the URL.
     """
     objective, min_trades, cost_bps = options
-    default, why = slider_default(run, mapped, mode, view)
+    decision = dash.current_decision(ui.store(), run.signal)
+    default, why = slider_default(run, mapped, mode, view, decision)
     start = ui.threshold_start(run, key, mode, default)
     widget = f"thr_slider_{mode}"
     owner = (run.id, key, mode)
@@ -140,18 +144,22 @@ def live_threshold(
                 ui.data_dir(), run.id, run.n_events, key, mode, objective, min_trades, cost_bps,
                 metric,
             )  # fmt: skip
-            st.plotly_chart(
-                threshold_figures.light_sweep_figure(spec, current=threshold), key="sweep_chart"
+            # The chart's spec does not change with the slider (same element, not redrawn);
+            # the marker is drawn over it by CSS.
+            st.plotly_chart(threshold_figures.light_sweep_figure(spec), key="sweep_chart")
+            st.html(
+                "<style>"
+                + threshold_figures.sweep_marker_css(spec, threshold, chart_key="sweep_chart")
+                + "</style>"
             )
         with right:
             template = equity_spec(ui.data_dir(), run.id, run.n_events, key)
             st.plotly_chart(
                 slider_figures.light_equity_figure(template, filtered), key="equity_chart"
             )
-        ui.show_metrics(filtered.metrics)
+        ui.show_metrics(filtered.metrics, light=True)
 
     st.subheader("Keep this threshold")
-    decision = dash.current_decision(ui.store(), run.signal)
     if decision is not None:
         st.caption(
             f"Kept for signal {dash.md_text(run.signal)}: **{decision.threshold:g}** "

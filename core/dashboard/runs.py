@@ -29,6 +29,7 @@ __all__ = [
     "RunOverview",
     "book_stats",
     "metric_value",
+    "metrics_markdown",
     "metrics_table",
     "overall_progress",
     "prepare_key",
@@ -264,6 +265,31 @@ def metrics_table(metrics: pd.DataFrame, *, drop_empty: bool = True) -> pd.DataF
             out[col] = out[col] * 100.0
     out.index = [BOOK_NAMES.get(str(i), str(i)) for i in out.index]
     return out
+
+
+_FORMATS = {"count": "{:,.0f}", "share": "{:.1f} %", "pct": "{:.3f}", "ratio": "{:.3f}"}
+
+
+def metrics_markdown(metrics: pd.DataFrame, *, drop_empty: bool = True) -> str:
+    """:func:`metrics_table` as a Markdown table: one row per metric, one column per book.
+
+    The same figures and formats as the page's table widget (shares in percent,
+    counts with thousands separators, three decimals otherwise; "—" for NaN), as
+    light text: the Thresholds slider redraws it on every move, and a grid widget
+    (a canvas) cost the browser far more than a small table.
+    """
+    table = metrics_table(metrics, drop_empty=drop_empty)
+    books = [str(b) for b in table.index]
+    lines = ["| Metric | " + " | ".join(books) + " |", "|---|" + "---:|" * len(books)]
+    for col in table.columns:
+        label, kind = METRIC_LABELS.get(str(col), (str(col).replace("_", " "), "ratio"))
+        fmt = _FORMATS[kind]
+        cells = [
+            "—" if not np.isfinite(v) else fmt.format(v)
+            for v in table[col].to_numpy(dtype=np.float64)
+        ]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- overview

@@ -239,6 +239,11 @@ def filtered_book(
     )
 
 
+#: The equity chart's margins (px): the y axis title on the left, the x axis title and
+#: the one-row legend below.
+_EQUITY_MARGIN = {"l": 80, "r": 30, "t": 60, "b": 110, "autoexpand": False}
+
+
 def _kept_label(book: FilteredBook) -> str:
     """Legend name of the kept trades' curve."""
     name = KEY_LABELS.get(book.key, book.key).lower()
@@ -248,13 +253,22 @@ def _kept_label(book: FilteredBook) -> str:
 
 
 def equity_figure(book: FilteredBook, *, title: str | None = None) -> go.Figure:
-    """Summed-return equity of every trade and of the kept trades (core.figures)."""
-    return figures.equity_curves(
+    """Summed-return equity of every trade and of the kept trades (core.figures).
+
+    Fixed margins without automargin: plotly then lays the chart out in one pass
+    (with automargin it drew it, measured the tick labels and drew it again), which
+    matters because the slider redraws this chart on every move.
+    """
+    fig = figures.equity_curves(
         book.equity,
         kind="summed_pct",
         labels={"baseline": "All trades", "filtered": _kept_label(book)},
         title=title or "Equity: all trades against the trades kept",
     )
+    fig.update_layout(margin=dict(_EQUITY_MARGIN))
+    fig.update_xaxes(automargin=False)
+    fig.update_yaxes(automargin=False)
+    return fig
 
 
 @dataclass(frozen=True, eq=False)
