@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 
+import numpy as np
 import plotly.io
 import plotly.tools
 import pytest
@@ -60,3 +62,20 @@ def test_light_equity_figure_refuses_a_template_of_other_dates(trades):
     template = slider.equity_template(dash.filtered_book(other, threshold=0.0))
     with pytest.raises(ValidationError, match="equity_template"):
         slider.light_equity_figure(template, dash.filtered_book(book, threshold=0.5))
+
+
+def test_percentile_rank_sorted_on_first_use_keeps_the_sweeps_tie_rule(trades):
+    tied = trades.assign(confidence=(trades["confidence"] * 10).round() / 10)
+    book = dash.book_arrays(tied)
+    assert "rank" not in vars(book)  # score mode never sorts by score
+    entry = tied["entry_time"].to_numpy("datetime64[ns]").view("int64")
+    order = np.argsort(entry, kind="stable")
+    by_entry = tied.iloc[order]
+    # Brute force: every trade's place by descending score, earlier entry first.
+    best_first = by_entry.sort_values("confidence", ascending=False, kind="stable").index
+    expected = {label: i for i, label in enumerate(best_first)}
+    when = by_entry.sort_values("entry_time", kind="stable").index  # no exit times here
+    assert [expected[label] for label in when] == book.rank.tolist()
+    assert vars(book)["rank"] is book.rank  # kept after the first use
+    kept = dash.filtered_book(book, threshold=25, mode="percentile")
+    assert kept.value("n_trades") == math.ceil(0.25 * book.n)
