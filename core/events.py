@@ -37,6 +37,7 @@ __all__ = [
     "EventType",
     "FieldSpec",
     "LearningEvent",
+    "TradeColumns",
     "feature_payloads",
     "new_id",
     "outcome_rows",
@@ -379,35 +380,59 @@ def python_values(values: np.ndarray, missing: np.ndarray, *, whole: bool = Fals
 
 def _column_values(frame: pd.DataFrame, column: Column, *, required: bool) -> list[Any]:
     """One validated column of ``frame`` as the SQL column stores it (None when unknown)."""
+    if column.kind is Kind.TEXT:
+        return _text_values(frame, column, required=required)
+    return _sql_values(column, _number_array(frame, column, required=required), len(frame))
+
+
+def _text_values(frame: pd.DataFrame, column: Column, *, required: bool) -> list[Any]:
+    """A validated text column as Python strings (None where unknown; all None when absent)."""
     name = column.name
     series = _raw(frame, name, required=required)
-    n = len(frame)
     if series is None:
-        return [0] * n if column.kind is Kind.BOOL else [None] * n
-    if column.kind is Kind.TEXT:
-        missing = (series.isna() | (series == "")).to_numpy(dtype=bool)
-        if required and missing.any():
-            values = series.to_numpy(dtype=object)
-            _raise_rows(frame, name, "a value is required", missing, values, column.fix)
-        texts = series.tolist()
-        if series.dtype == object:
-            already = pd.api.types.infer_dtype(texts, skipna=True) == "string"
-        else:
-            already = pd.api.types.is_string_dtype(series.dtype)
-        if not already:
-            texts = [str(v) for v in texts]
-        for i in np.flatnonzero(missing):
-            texts[i] = None
-        return texts
+        return [None] * len(frame)
+    missing = (series.isna() | (series == "")).to_numpy(dtype=bool)
+    if required and missing.any():
+        values = series.to_numpy(dtype=object)
+        _raise_rows(frame, name, "a value is required", missing, values, column.fix)
+    texts = series.tolist()
+    if series.dtype == object:
+        already = pd.api.types.infer_dtype(texts, skipna=True) == "string"
+    else:
+        already = pd.api.types.is_string_dtype(series.dtype)
+    if not already:
+        texts = [str(v) for v in texts]
+    for i in np.flatnonzero(missing):
+        texts[i] = None
+    return texts
+
+
+def _number_array(frame: pd.DataFrame, column: Column, *, required: bool) -> np.ndarray | None:
+    """A validated numeric column as float64 (NaN where unknown; a side as +-1.0), a
+    true/false one as bool; None when ``frame`` has no such (optional) column."""
+    name = column.name
+    series = _raw(frame, name, required=required)
+    if series is None:
+        return None
     if column.kind is Kind.BOOL:
-        return _booleans(frame, name, series).astype(np.int64).tolist()
+        return _booleans(frame, name, series)
     values = _floats(frame, name, series)
     if column.kind is Kind.SIDE:
         _raise_rows(frame, name, "expected 1 or -1", ~np.isin(values, (1.0, -1.0)), values,
                     column.fix)  # fmt: skip
-        return values.astype(np.int64).tolist()
+        return values
     for _code, rule, bad in column.violations(values, required=required):
         _raise_rows(frame, name, rule, bad, values, column.fix)
+    return values
+
+
+def _sql_values(column: Column, values: np.ndarray | None, n: int) -> list[Any]:
+    """A column from :func:`_number_array` as SQL binds it: Python numbers, None where unknown
+    (a missing true/false column is all 0)."""
+    if values is None:
+        return [0] * n if column.kind is Kind.BOOL else [None] * n
+    if column.kind in (Kind.BOOL, Kind.SIDE):
+        return values.astype(np.int64).tolist()
     return python_values(values, np.isnan(values), whole=column.kind is Kind.COUNT)
 
 
@@ -421,12 +446,17 @@ def _booleans(frame: pd.DataFrame, name: str, series: pd.Series) -> np.ndarray:
 
 
 def _ns_column(frame: pd.DataFrame, name: str) -> list[int]:
+    return _ns_array(frame, name).tolist()
+
+
+def _ns_array(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """A required time column as int64 nanoseconds since the epoch (UTC)."""
     raw = _raw(frame, name, required=True)
     stamps = pd.to_datetime(raw, utc=True, errors="coerce")
     missing = stamps.isna().to_numpy()
     if missing.any():  # only then build the object array the message needs
         _raise_rows(frame, name, "expected a time", missing, raw.to_numpy(dtype=object))
-    return stamps.astype("datetime64[ns, UTC]").array.asi8.tolist()
+    return stamps.astype("datetime64[ns, UTC]").array.asi8
 
 
 def _ids(prefix: str, n: int) -> list[str]:
@@ -466,10 +496,16 @@ def _event_rows(
 
 def _extra_values(frame: pd.DataFrame, name: str) -> list[Any]:
     """A feature column: finite numbers, None where unknown."""
+    values = _extra_array(frame, name)
+    return python_values(values, np.isnan(values))
+
+
+def _extra_array(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """A feature column as float64: finite numbers, NaN where unknown."""
     values = _floats(frame, name, _raw(frame, name, required=True))
     _raise_rows(frame, name, "expected a finite number", np.isinf(values), values,
                 "leave the cell empty when unknown")  # fmt: skip
-    return python_values(values, np.isnan(values))
+    return values
 
 
 def _payloads(extras: Mapping[str, list[Any]], n: int) -> list[str]:
@@ -574,12 +610,38 @@ _OUTCOME_SQL = {"ts": "exit_ts", "symbol": "o_symbol", "confidence": "confidence
                 "return_pct": "return_pct"}  # fmt: skip
 
 
+@dataclass(frozen=True)
+class TradeColumns:
+    """A run's signals joined to their outcomes, validated (:func:`trade_columns`).
+
+    Attributes
+    ----------
+    columns : dict of str to list
+        ``trades`` column name -> one Python value a signal (None where unknown; outcome
+        columns None for an open signal), as :meth:`core.store.Store.insert_trade_columns`
+        binds them. An outcome column equal to its signal's (``o_symbol`` and ``symbol``
+        ...) is the same list, which the store binds once.
+    closed : ndarray of bool, shape (n_signals,)
+        True where the signal has its outcome.
+    arrays : dict of str to ndarray or list
+        The same values by trades-snapshot column name (``signal_id``, ``entry_ns``,
+        ``exit_ns``, ``symbol``, ``side``, ``confidence`` ..., ``return_pct`` and the
+        features), one a signal: text as lists of str, numbers as numpy arrays (NaN where
+        unknown or open). What the store's snapshot of the run is built from.
+    """
+
+    columns: dict[str, list[Any]]
+    closed: np.ndarray
+    arrays: dict[str, Any]
+
+
 def trade_columns(
     signals: pd.DataFrame,
     outcomes: pd.DataFrame,
     *,
     extra_columns: tuple[str, ...] = (),
-) -> tuple[dict[str, list[Any]], np.ndarray] | None:
+    signal_index: np.ndarray | None = None,
+) -> TradeColumns | None:
     """A run's signals joined to their outcomes as columns of the store's ``trades`` table.
 
     Both frames are validated whole, exactly as :func:`signal_rows` and
@@ -593,14 +655,16 @@ def trade_columns(
         ``signal_id`` must name one signal, and ids must not repeat.
     extra_columns : tuple of str
         Feature columns of ``signals``, kept in the signal's JSON payload.
+    signal_index : ndarray of int, shape (n_outcomes,), optional
+        The row of ``signals`` each outcome belongs to, when the caller knows it (a
+        backtest does): no join by id. The outcomes' ``signal_id`` (if given) must
+        still be those signals' ids.
 
     Returns
     -------
-    (columns, closed) or None
-        ``columns``: ``trades`` column name -> list of values, one per signal (None where
-        unknown, outcome columns None for an open signal); ``closed``: bool array, shape
-        (n_signals,), True where the signal has its outcome. None when the outcomes do not
-        pair one to one with signals (repeated or unknown ids): write events then.
+    TradeColumns or None
+        None when the outcomes do not pair one to one with signals (repeated or
+        unknown ids, or a ``signal_index`` that disagrees): write events then.
 
     Raises
     ------
@@ -609,45 +673,104 @@ def trade_columns(
     """
     n = len(signals)
     sid = _column_values(signals, COLUMNS["signal_id"], required=True)
-    o_sid = _column_values(outcomes, COLUMNS["signal_id"], required=True)
-    index = pd.Index(sid)
-    if not index.is_unique or len(set(o_sid)) != len(o_sid):
-        return None
-    where = index.get_indexer(o_sid)
-    if (where < 0).any():
-        return None
+    if signal_index is None:
+        o_sid = _column_values(outcomes, COLUMNS["signal_id"], required=True)
+        index = pd.Index(sid)
+        if not index.is_unique or len(set(o_sid)) != len(o_sid):
+            return None
+        where = index.get_indexer(o_sid)
+        if (where < 0).any():
+            return None
+    else:
+        where = np.asarray(signal_index, dtype=np.int64)
+        if where.shape != (len(outcomes),) or ((where < 0) | (where >= n)).any():
+            return None
+        if len(set(sid)) != n:
+            return None
+        if "signal_id" in outcomes.columns:
+            o_sid = _column_values(outcomes, COLUMNS["signal_id"], required=True)
+            if np.asarray(sid, dtype=object)[where].tolist() != o_sid:
+                return None
     closed = np.zeros(n, dtype=bool)
     closed[where] = True
-    columns: dict[str, list[Any]] = {"signal_id": sid, "ts": _ns_column(signals, "ts")}
-    for c in _ROW_FIELDS[EventType.SIGNAL_GENERATED.value]:
+    if int(closed.sum()) != len(where):  # two outcomes for one signal
+        return None
+    entry = _ns_array(signals, "ts")
+    columns: dict[str, list[Any]] = {"signal_id": sid, "ts": entry.tolist()}
+    arrays: dict[str, Any] = {"signal_id": sid, "entry_ns": entry}
+    for c in _ROW_FIELDS[_S]:
         if c is None or c.name == "signal_id" or c.name not in signals.columns:
             continue
-        columns[c.sql] = _column_values(signals, c, required=c.carried[_S])
+        if c.kind is Kind.TEXT:
+            columns[c.sql] = arrays[c.name] = _text_values(signals, c, required=c.carried[_S])
+        else:
+            values = _number_array(signals, c, required=c.carried[_S])
+            columns[c.sql] = _sql_values(c, values, n)
+            arrays[c.name] = values
     if extra_columns:
-        columns["payload"] = _payloads({c: _extra_values(signals, c) for c in extra_columns}, n)
-    returns = _column_values(outcomes, COLUMNS["return_pct"], required=True)
-    derived = outcomes["return_pct"].to_numpy(dtype=np.float64) > 0
+        features = {c: _extra_array(signals, c) for c in extra_columns}
+        columns["payload"] = feature_payloads(features)
+        arrays.update(features)
+    returns = _number_array(outcomes, COLUMNS["return_pct"], required=True)
+    derived = returns > 0
     if "win" in outcomes.columns:
         win = _booleans(outcomes, "win", outcomes["win"])
         _raise_rows(outcomes, "win", "contradicts the sign of return_pct (win must be return_pct "
                     "> 0)", win != derived, win)  # fmt: skip
-    found = {"ts": _ns_column(outcomes, "ts"), "return_pct": returns}
-    for c in _ROW_FIELDS[EventType.SIGNAL_ACCURACY.value]:
+    found: dict[str, Any] = {"ts": _ns_array(outcomes, "ts"), "return_pct": returns}
+    for c in _ROW_FIELDS[_O]:
         if c is not None and c.sql in _OUTCOME_SQL and c.sql not in found:
             if c.name in outcomes.columns:
-                found[c.sql] = _column_values(outcomes, c, required=c.carried[_O])
-    identity = bool((where == np.arange(n)).all()) if len(where) == n else False
+                if c.kind is Kind.TEXT:
+                    found[c.sql] = _text_values(outcomes, c, required=c.carried[_O])
+                else:
+                    found[c.sql] = _number_array(outcomes, c, required=c.carried[_O])
+    identity = len(where) == n and bool((where == np.arange(n)).all())
     for sql, values in found.items():
-        if identity:
-            # An outcome field equal to its signal's (symbol, confidence): the same list,
+        name = _OUTCOME_SQL[sql]
+        if sql in columns and _same(columns, arrays, sql, values, where, identity):
+            # An outcome field equal to its signal's (symbol, confidence ...): the same list,
             # which the store binds once (Store.insert_trade_columns).
-            same = sql in ("symbol", "confidence") and columns.get(sql) == values
-            columns[_OUTCOME_SQL[sql]] = columns[sql] if same else values
+            columns[name] = columns[sql]
+        elif isinstance(values, list):
+            if identity:
+                columns[name] = values
+            else:
+                full = np.full(n, None, dtype=object)
+                full[where] = values
+                columns[name] = full.tolist()
         else:
-            full = np.full(n, None, dtype=object)
-            full[where] = values
-            columns[_OUTCOME_SQL[sql]] = full.tolist()
-    return columns, closed
+            spread = np.zeros(n, dtype=values.dtype)
+            spread[where] = values
+            if sql == "ts":
+                columns[name] = python_values(spread, ~closed)
+                arrays["exit_ns"] = spread
+            elif values.dtype == bool:
+                columns[name] = python_values(spread.astype(np.int64), ~closed)
+            else:
+                spread[~closed] = np.nan
+                columns[name] = python_values(spread, np.isnan(spread))
+                if sql == "return_pct":
+                    arrays["return_pct"] = spread
+    return TradeColumns(columns, closed, arrays)
+
+
+def _same(
+    columns: Mapping[str, list[Any]],
+    arrays: Mapping[str, Any],
+    sql: str,
+    values: list[Any] | np.ndarray,
+    where: np.ndarray,
+    identity: bool,
+) -> bool:
+    """Whether an outcome column holds, for each outcome, its signal's value of ``sql``."""
+    if isinstance(values, list):
+        signal = columns[sql]
+        return signal == values if identity else [signal[i] for i in where] == values
+    signal = arrays.get(sql)
+    if not isinstance(signal, np.ndarray) or signal.dtype != values.dtype:
+        return False
+    return bool(np.array_equal(signal[where], values, equal_nan=values.dtype != bool))
 
 
 _S, _O = EventType.SIGNAL_GENERATED.value, EventType.SIGNAL_ACCURACY.value

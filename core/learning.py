@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
+import numpy as np
 import pandas as pd
 
 from core.analytics.calibrators import BaseCalibrator
@@ -170,6 +171,9 @@ class RunRecord:
         improvement, applied_threshold, confidence_key, use_calibration).
     ts : datetime-like, optional
         Market time of the summary event (the last bar of the run).
+    signal_index : ndarray of int, shape (n_outcomes,), optional
+        The row of ``signals`` each outcome belongs to, when known (an orchestrator knows
+        it): the store then pairs them without a join by id.
     """
 
     run_id: str
@@ -177,6 +181,7 @@ class RunRecord:
     outcomes: pd.DataFrame
     summary: Mapping[str, Any] | None = None
     ts: Any = None
+    signal_index: np.ndarray | None = None
 
 
 @runtime_checkable
@@ -272,7 +277,7 @@ class LearningEngine:
         written (0 when ``collect_signals`` is False).
 
         ``options`` go to :meth:`Store.insert_trade_frames` (``extra_columns``,
-        ``recorded_at``).
+        ``recorded_at``, ``signal_index``).
         """
         self._check_open()
         if not self.config.collect_signals:
@@ -310,7 +315,10 @@ class LearningEngine:
     def update(self, results: RunRecord | Iterable[LearningEvent]) -> None:
         """Record a run's results (signals, outcomes, summary) or a batch of events."""
         if isinstance(results, RunRecord):
-            self.record_trades(results.run_id, results.signals, results.outcomes)
+            options = {}
+            if results.signal_index is not None:
+                options["signal_index"] = results.signal_index
+            self.record_trades(results.run_id, results.signals, results.outcomes, **options)
             if results.summary is not None:
                 ts = results.ts if results.ts is not None else pd.Timestamp.now(tz="UTC")
                 self.record_event(

@@ -350,3 +350,27 @@ def test_cli_default_runs_on_the_real_sample(tmp_path, capsys):
     assert run.n_signals >= 1000
     assert str(tmp_path / "data" / "reports") in out
     assert math.isfinite(run.n_outcomes) and run.n_outcomes > 0.9 * run.n_signals
+
+
+@pytest.mark.parametrize("engine", [None, Calibrated()], ids=["ensemble", "calibrated"])
+def test_the_snapshot_is_built_from_the_trades_in_hand_and_equals_the_cold_read(
+    data_dir, monkeypatch, engine
+):
+    import core.store.db as db
+
+    cold_reads = []
+    cold = db._read_trades_arrow
+    monkeypatch.setattr(db, "_read_trades_arrow", lambda *a: cold_reads.append(a) or cold(*a))
+    result = run_backtest(small(data_dir), signal_engine=engine)
+    assert cold_reads == []  # written at finish from the columns in hand, never read back
+    monkeypatch.undo()
+    with Store(data_dir) as store:
+        info = store.get_run(result.run_id)
+        blob = db._snapshot_blob(store.conn, result.run_id, info.n_events)
+        assert blob is not None  # stands for the run's final event count
+        kept = db.read_snapshot(blob)
+        built = db._read_trades_arrow(store.conn, result.run_id, info.feature_keys)
+        assert kept.equals(built)  # same values, nulls, types and order as the SQL join
+        frame = db._arrow_to_frame(built, result.run_id, info.feature_keys)
+        pd.testing.assert_frame_equal(store.trades_frame(result.run_id), frame)
+    assert len(frame) == result.n_trades > 0

@@ -359,3 +359,71 @@ def test_a_parquet_snapshot_of_an_older_store_still_loads(store):
     with store.write() as conn:
         conn.execute("DELETE FROM trade_snapshots")
     pd.testing.assert_frame_equal(store.trades_frame(run_id), frame)  # rebuilt from the rows
+
+
+def _cold_and_kept(store: Store, run_id: str):
+    """The run's stored snapshot and the table the cold SQL join builds."""
+    from core.store.db import _read_trades_arrow, _snapshot_blob
+
+    info = store.get_run(run_id)
+    blob = _snapshot_blob(store.conn, run_id, info.n_events)
+    kept = None if blob is None else read_snapshot(blob)
+    return kept, _read_trades_arrow(store.conn, run_id, info.feature_keys)
+
+
+def test_paired_by_position_reads_back_as_paired_by_id_and_as_events(tmp_path):
+    signals, outcomes = _frames(30, seed=4)
+    signals["ts"] = signals["ts"].where(signals.index % 3 > 0, signals["ts"].iloc[0])  # ties
+    signals["holding_days"] = signals["holding_days"].where(signals.index != 2, np.nan)
+    signals.loc[3, "feature"] = np.nan
+    outcomes.loc[4, "return_pct"] = -0.0  # SQLite stores it as 0.0
+    at = np.array([*range(0, 10), *range(15, 30)])  # signals 10-14 stay open
+    outcomes = outcomes.iloc[at].reset_index(drop=True)
+    frames = {}
+    for path in ("position", "id", "events"):
+        with Store(tmp_path / path) as store:
+            run_id = store.create_run(kind="backtest", signal="s", feature_keys=["feature"])
+            if path == "events":
+                store.insert_event_rows([*signal_rows(run_id, signals, extra_columns=("feature",)),
+                                         *outcome_rows(run_id, outcomes)])  # fmt: skip
+            else:
+                store.insert_trade_frames(run_id, signals, outcomes, extra_columns=("feature",),
+                                          signal_index=at if path == "position" else None)  # fmt: skip
+            store.finish_run(run_id, status="completed")
+            kept, cold = _cold_and_kept(store, run_id)
+            assert kept is not None and kept.equals(cold)
+            events = store.events_frame(run_id=run_id).drop(
+                columns=["event_id", "run_id", "recorded_at"]
+            )
+            frames[path] = (
+                events.sort_values(["type", "signal_id"]).reset_index(drop=True),
+                store.trades_frame(run_id).drop(columns="run_id"),
+                store.open_signals(run_id).drop(columns="run_id"),
+            )
+    for path in ("id", "events"):
+        for a, b in zip(frames["position"], frames[path], strict=True):
+            pd.testing.assert_frame_equal(a, b)
+    assert len(frames["position"][1]) == 25 and len(frames["position"][2]) == 5
+
+
+@pytest.mark.parametrize(
+    "at", [np.arange(1, 11), np.array([0, 0, 1]), np.array([0, 30])], ids=["ids", "twice", "range"]
+)
+def test_a_signal_index_that_disagrees_falls_back_to_events(store, at):
+    signals, outcomes = _frames(30)
+    outcomes = outcomes.iloc[: len(at)]  # outcome k names signal k, not signal at[k]
+    run_id = store.create_run(kind="backtest", signal="s")
+    store.insert_trade_frames(run_id, signals, outcomes, signal_index=at)
+    store.finish_run(run_id, status="completed")
+    trades = store.trades_frame(run_id)
+    assert list(trades["signal_id"]) == list(outcomes["signal_id"])
+
+
+def test_trades_completed_beside_the_kept_ones_are_read_back_for_the_snapshot(store):
+    signals, outcomes = _frames(12)
+    run_id = store.create_run(kind="backtest", signal="s")
+    store.insert_trade_frames(run_id, signals, outcomes.iloc[:8], signal_index=np.arange(8))
+    store.insert_event_rows(outcome_rows(run_id, outcomes.iloc[8:9]))  # closes one more
+    store.finish_run(run_id, status="completed")
+    kept, cold = _cold_and_kept(store, run_id)
+    assert cold.num_rows == 9 and kept is not None and kept.equals(cold)

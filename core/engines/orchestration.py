@@ -494,7 +494,12 @@ def _run_record(
         "calibration": _finite_or_none(analytics.calibration.to_dict()),
     }
     return RunRecord(
-        run_id=run_id, signals=events, outcomes=outcomes, summary=summary, ts=data.dates[-1]
+        run_id=run_id,
+        signals=events,
+        outcomes=outcomes,
+        summary=summary,
+        ts=data.dates[-1],
+        signal_index=at,
     )
 
 

@@ -53,6 +53,7 @@ from core.errors import OutputError, RunNotFoundError, StoreError, ValidationErr
 from core.events import (
     EventType,
     LearningEvent,
+    TradeColumns,
     new_id,
     outcome_rows,
     signal_rows,
@@ -115,6 +116,14 @@ _FINISH_SQL = """
                      coalesce(sum(type = 'SIGNAL_ACCURACY'), 0) AS o
               FROM event_log WHERE run_id = ?1) AS e)
     WHERE id = ?1"""
+#: A run's closed trades (signal and outcome: the rows of its snapshot); the ``trades``
+#: index covers it.
+_CLOSED_SQL = """
+    SELECT count(*) FROM trades
+    WHERE run = (SELECT key FROM runs WHERE id = ?) AND ts IS NOT NULL AND o_id IS NOT NULL"""
+#: Trades an own run keeps in memory for its snapshot at most (memory stays bounded; a
+#: bigger run gets its snapshot from SQLite, as an import's does).
+KEPT_TRADES_MAX = 2_000_000
 #: A run's events by kind, straight from the tables (the ``trades`` index covers it).
 _RUN_COUNTS_SQL = """
     SELECT count(t.ts), count(t.o_id) FROM trades AS t
@@ -568,6 +577,9 @@ class Store:
         self._lock = threading.Lock()
         #: Runs this object created and has not finished: their events are visible to it.
         self._own_runs: set[str] = set()
+        #: Closed trades of own runs written by :meth:`insert_trade_frames`, kept to become
+        #: the run's snapshot at :meth:`finish_run` (see :meth:`_write_kept_snapshot`).
+        self._kept_trades: dict[str, list[dict[str, Any]]] = {}
         #: Ids of the runs marked failed at this open because their process had stopped.
         self.interrupted_runs: tuple[str, ...] = ()
         try:
@@ -1028,22 +1040,73 @@ class Store:
         error: str | None = None,
         conn: sqlite3.Connection | None = None,
     ) -> None:
-        """Mark a run ``completed`` or ``failed`` and record its event counts."""
+        """Mark a run ``completed`` or ``failed`` and record its event counts.
+
+        Without ``conn``, the run's trades snapshot is written too: in the same transaction
+        from the trades :meth:`insert_trade_frames` kept in memory when they are all of the
+        run's closed trades, else read back from SQLite after the commit.
+        """
         if status not in _RUN_STATUSES[1:]:
             raise StoreError(f"status must be 'completed' or 'failed', got {status!r}")
         params = (run_id, status, _now_iso(), error)
+        kept = self._kept_trades.pop(run_id, None)
+        snapshot_written = False
         if conn is not None:
             cur = conn.execute(_FINISH_SQL, params)
         else:
             with self.write() as c:
                 cur = c.execute(_FINISH_SQL, params)
+                if cur.rowcount and kept is not None:
+                    snapshot_written = self._write_kept_snapshot(c, run_id, kept)
         if cur.rowcount == 0:
             raise RunNotFoundError(
                 f"no run {run_id!r} in {self.path}; list runs with `signal-lab runs`"
             )
         self._own_runs.discard(run_id)
-        if conn is None:  # committed: materialise the trades frame for fast reads
+        if conn is None and not snapshot_written:  # materialise the trades frame
             self.refresh_snapshot(run_id)
+
+    def _keep_trades(self, run_id: str, built: TradeColumns) -> None:
+        """Keep the closed trades of ``built`` (written to the own, running ``run_id``) for
+        its snapshot; beyond :data:`KEPT_TRADES_MAX` trades, keep none of the run's."""
+        kept = self._kept_trades.get(run_id, [])
+        n_closed = int(built.closed.sum())
+        if n_closed + sum(len(part["signal_id"]) for part in kept) > KEPT_TRADES_MAX:
+            self._kept_trades.pop(run_id, None)
+            return
+        closed = None if built.closed.all() else np.flatnonzero(built.closed)
+        part: dict[str, Any] = {}
+        for name, values in built.arrays.items():
+            if isinstance(values, list):  # text, as validated
+                values = pa.array(values, type=pa.string())
+                part[name] = values if closed is None else values.take(closed)
+            else:
+                part[name] = values if closed is None else values[closed]
+        kept.append(part)
+        self._kept_trades[run_id] = kept
+
+    def _write_kept_snapshot(
+        self, conn: sqlite3.Connection, run_id: str, kept: list[dict[str, Any]]
+    ) -> bool:
+        """Write the snapshot of a run being finished in ``conn`` from its kept trades, if
+        they are all of its closed trades; returns whether it did.
+
+        Written trades rows are never changed, only completed (an open signal gets its
+        outcome, an outcome its signal), so the run's closed trades are the kept ones
+        exactly when there are as many: nothing was added or completed beside them.
+        """
+        n_kept = sum(len(part["signal_id"]) for part in kept)
+        (n_closed,) = conn.execute(_CLOSED_SQL, (run_id,)).fetchone()
+        if int(n_closed) != n_kept:
+            return False
+        n_events, keys = conn.execute(
+            "SELECT n_events, feature_keys FROM runs WHERE id = ?", (run_id,)
+        ).fetchone()
+        feature_keys = tuple(json.loads(keys or "[]"))
+        table = pa.concat_tables(snapshot_table(part, feature_keys) for part in kept)
+        table = table.sort_by([("entry_ns", "ascending"), ("signal_id", "ascending")])
+        self.write_snapshot(run_id, table, n_events=int(n_events), conn=conn)
+        return True
 
     @_guarded
     def get_run(self, run_id: str) -> RunInfo:
@@ -1125,6 +1188,7 @@ class Store:
         *,
         extra_columns: tuple[str, ...] = (),
         recorded_at: pd.Timestamp | None = None,
+        signal_index: np.ndarray | None = None,
         conn: sqlite3.Connection | None = None,
     ) -> int:
         """Insert a run's signals and their outcomes, one ``trades`` row per signal.
@@ -1134,13 +1198,21 @@ class Store:
         narrow rows, columns the frames lack left out. A signal without an outcome is an
         open signal. When outcomes do not pair one to one with signals (an id repeats or
         names no signal) they are written as events instead, with the same result.
+        ``signal_index`` gives each outcome's row in ``signals`` when the caller knows it
+        (see :func:`core.events.trade_columns`): no join by id.
+
+        Written without ``conn`` to a run this object created and has not finished, the
+        closed trades are also kept in memory, to become the run's snapshot at
+        :meth:`finish_run` without reading them back.
 
         Returns
         -------
         int
             Events written (signals + outcomes).
         """
-        built = trade_columns(signals, outcomes, extra_columns=extra_columns)
+        built = trade_columns(
+            signals, outcomes, extra_columns=extra_columns, signal_index=signal_index
+        )
         if built is None:
             return self.insert_event_rows(
                 [*signal_rows(run_id, signals, recorded_at=recorded_at,
@@ -1148,10 +1220,12 @@ class Store:
                  *outcome_rows(run_id, outcomes, recorded_at=recorded_at)],
                 conn=conn,
             )  # fmt: skip
-        columns, closed = built
-        return self.insert_trade_columns(
-            run_id, columns, closed, recorded_at=recorded_at, conn=conn
+        written = self.insert_trade_columns(
+            run_id, built.columns, built.closed, recorded_at=recorded_at, conn=conn
         )
+        if conn is None and run_id in self._own_runs:  # committed here: keep them
+            self._keep_trades(run_id, built)
+        return written
 
     @_guarded
     def insert_trade_columns(
@@ -1582,8 +1656,9 @@ def snapshot_table(values: Mapping[str, Any], feature_keys: tuple[str, ...] = ()
 
     ``values`` maps snapshot column names (:data:`~core.columns.SNAPSHOT_SCHEMA`:
     ``entry_ns``, ``exit_ns``, ...) and the features to arrays (numpy or Arrow) of one
-    closed trade each; a float column not given is all NaN, ``win`` is derived from
-    ``return_pct`` (as the store derives it). Nothing goes through pandas.
+    closed trade each; NaN is null, a float column not given all null and ``win`` derived
+    from ``return_pct``, as the store reads them back (:func:`_read_trades_arrow`, which
+    also reads a stored -0.0 as 0.0). Nothing goes through pandas.
     """
     n = len(values["signal_id"])
     returns = np.asarray(values["return_pct"], dtype=np.float64)
@@ -1592,11 +1667,16 @@ def snapshot_table(values: Mapping[str, Any], feature_keys: tuple[str, ...] = ()
         if kind is Kind.BOOL:  # win
             return pa.array((returns > 0).astype(np.int8), type=pa.int8())
         given = values.get(name)
-        if given is None:
-            return pa.array(np.full(n, np.nan), type=pa.float64())
+        if given is None:  # as SQL reads a column never written: NULL
+            return pa.nulls(n, type=pa.float64())
         if isinstance(given, pa.Array | pa.ChunkedArray):
             return given.cast(_ARROW_KINDS[kind])
-        return pa.array(np.asarray(given), type=_ARROW_KINDS[kind], from_pandas=True)
+        given = np.asarray(given)
+        if kind is Kind.SIDE:
+            given = given.astype(np.int8)
+        elif kind in (Kind.FLOAT, Kind.COUNT):  # + 0.0: -0.0 reads back from SQLite as 0.0
+            given = given.astype(np.float64, copy=False) + 0.0
+        return pa.array(given, type=_ARROW_KINDS[kind], from_pandas=True)
 
     return pa.table(
         [*(array(c.snapshot_name, c.kind) for c in SNAPSHOT_COLUMNS),
