@@ -16,8 +16,11 @@ Playwright (``executable_path="/usr/bin/chromium"``) and, for each run:
   says, is ``[data-testid="stStatusWidget"]`` gone; our config
   (``client.toolbarMode = "minimal"``) draws no header, hence no status widget,
   so the app's ``data-test-script-state`` leaving "running" counts too.
-  ``settled_seconds`` is the last change of the page's DOM (charts redrawn) in the
-  same window.
+  ``seconds`` is the time to the app's last busy -> idle transition (the 100 ms
+  quiet window is waited for, not counted); ``settled_seconds`` is the last change
+  of the page's DOM (charts redrawn) in the same window. Each line carries the
+  host's load average (``/proc/loadavg``, 1 minute) before and after the run:
+  on a shared 2-core host the figures scale with it.
 
 Times are taken in the page with ``performance.now()`` (keydown's event time
 stamp, a MutationObserver for the status widget and the DOM). Skipped by
@@ -221,9 +224,18 @@ def _measure_run(context, url: str, run_label: str, n: int, tag: str) -> list[di
     return out
 
 
+def _load() -> float:
+    """The host's 1-minute load average (what ``uptime`` prints first)."""
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
 def run(quick: bool) -> list[dict]:
     if quick:
         return []
+    before = _load()
     from playwright.sync_api import sync_playwright
 
     held = os.environ.get("BENCH_BROWSER_STORE")
@@ -258,7 +270,8 @@ def run(quick: bool) -> list[dict]:
                                "when BENCH_BROWSER_STORE is set"))  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return out
+    after = _load()
+    return [{**line, "load_before": before, "load_after": after} for line in out]
 
 
 if __name__ == "__main__":

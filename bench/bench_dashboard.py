@@ -6,8 +6,9 @@ read and prepared once (:func:`core.dashboard.book_arrays`, what the page
 caches). A slider move then costs what the page's fragment does on a rerun:
 
 - ``dashboard_slider_move``: :func:`core.dashboard.filtered_book` (mask,
-  metrics, summed equity) plus both charts as the page sends them (the light
-  sweep and equity figures serialised as ``st.plotly_chart`` does), against the
+  metrics, summed equity) plus what the page sends (the unchanged sweep chart and
+  the light equity figure serialised as ``st.plotly_chart`` does, the marker's
+  CSS, the metrics as a Markdown table), against the
   numpy floor on the same prepared arrays, with no per-run preparation in it: a
   mask, the kept returns' count, wins, mean, std, Sharpe and profit factor, and the
   kept equity at the drawn points. Medians of 5 alternating rounds over 7
@@ -17,8 +18,8 @@ caches). A slider move then costs what the page's fragment does on a rerun:
   the browser's view is in ``bench_browser.py``.
 - ``dashboard_import_log`` / ``dashboard_load_trades``: the import and the
   trades-frame load, each in a fresh process with its peak memory (resident
-  set), the load against the pyarrow floor: reading the same Parquet blob
-  (the run's snapshot) with ``pyarrow.parquet.read_table(...).to_pandas()``.
+  set), the load against the pyarrow floor: reading the same snapshot blob
+  (an Arrow IPC file; Parquet in older stores) with pyarrow and ``.to_pandas()``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import alternate, in_subprocess, record
 
-from core.dashboard import book_arrays, filtered_book, synthetic_signal_log, threshold_view
+from core.dashboard import (
+    book_arrays,
+    filtered_book,
+    metrics_markdown,
+    synthetic_signal_log,
+    threshold_view,
+)
 from core.dashboard import slider as slider_figures
 from core.dashboard import thresholds as threshold_figures
 from core.store import Store
@@ -93,18 +100,21 @@ def run(quick: bool) -> list[dict]:
         for name, body in (
             ("ours", f"s = Store({str(work / 'data')!r})\n# --- timed\n"
                      f"result = len(s.trades_frame({run_id!r}))"),
-            ("pyarrow", "import io, sqlite3, pyarrow.parquet as pq\n"
+            ("pyarrow", "import sqlite3, pyarrow as pa, pyarrow.parquet as pq\n"
                         f"c = sqlite3.connect({str(work / 'data' / 'signal_lab.db')!r})\n"
                         "# --- timed\n"
                         "blob = c.execute('SELECT parquet FROM trade_snapshots WHERE run_id = ?', "
                         f"({run_id!r},)).fetchone()[0]\n"
-                        "result = len(pq.read_table(io.BytesIO(blob)).to_pandas())"),
+                        # the blob is an Arrow IPC file (Parquet in stores written before)
+                        "t = (pa.ipc.open_file(pa.py_buffer(blob)).read_all() "
+                        "if blob[:6] == b'ARROW1' else pq.read_table(pa.BufferReader(blob)))\n"
+                        "result = len(t.to_pandas())"),
         ):  # fmt: skip
             runs = [in_subprocess("from core.store import Store\n" + body) for _ in range(5)]
             load[name] = runs
         med = {k: statistics.median(r["seconds"] for r in v) for k, v in load.items()}
         out.append(record("dashboard_load_trades", n, med["ours"],
-                          reference="pyarrow read_table(...).to_pandas() of the same Parquet blob",
+                          reference="pyarrow read of the same snapshot blob (Arrow IPC) .to_pandas()",
                           reference_seconds=med["pyarrow"],
                           peak_rss_gb=max(r["peak_rss_gb"] for r in load["ours"]),
                           reference_peak_rss_gb=max(r["peak_rss_gb"] for r in load["pyarrow"]),
@@ -127,11 +137,13 @@ def run(quick: bool) -> list[dict]:
             figure = plotly.tools.return_figure_from_figure_or_data(fig, validate_figure=True)
             return plotly.io.to_json(figure, validate=False)
 
-        def ours() -> None:
+        def ours() -> None:  # the page's fragment: the sweep chart unchanged, its marker CSS
             for t in THRESHOLDS:
                 filtered = filtered_book(book, threshold=t)
-                sent(threshold_figures.light_sweep_figure(sweep_spec, current=t))
+                sent(threshold_figures.light_sweep_figure(sweep_spec))
+                threshold_figures.sweep_marker_css(sweep_spec, t, chart_key="sweep_chart")
                 sent(slider_figures.light_equity_figure(template, filtered))
+                metrics_markdown(filtered.metrics)
 
         def floor() -> None:
             for t in THRESHOLDS:
@@ -143,7 +155,8 @@ def run(quick: bool) -> list[dict]:
                           reference="numpy floor on the prepared arrays (mask, 6 figures, "
                                     "kept equity at the drawn points)",
                           reference_seconds=med["floor"] / per, target_seconds=0.25,
-                          note="filtered_book + both light figures serialised, per move; "
+                          note="filtered_book + both light figures serialised + the marker's "
+                               "CSS + the metrics table, per move; "
                                "median of 5 alternating rounds of 7 thresholds"))  # fmt: skip
         assert np.isfinite(book.returns).all()
         out.append(_apptest_rerun(work / "data", n))
