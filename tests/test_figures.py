@@ -239,6 +239,16 @@ def test_equity_curves_growth_and_summed():
         equity_curves(equity, kind="log")
 
 
+def test_equity_curves_dates_are_what_plotly_writes_for_utc_timestamps():
+    # Another time zone in, UTC out: the JSON plotly writes for tz-aware Timestamps.
+    dates = pd.date_range("2020-03-27 18:30", periods=6, freq="D", tz="America/New_York")
+    equity = pd.DataFrame({"baseline": np.arange(6.0), "filtered": np.arange(6.0)}, index=dates)
+    drawn = json.loads(equity_curves(equity, kind="summed_pct").to_json())["data"][0]["x"]
+    reference = go.Scatter(x=dates.tz_convert("UTC"), y=np.arange(6.0)).to_plotly_json()["x"]
+    assert drawn == [pd.Timestamp(t).isoformat() for t in reference]
+    assert drawn[0] == "2020-03-27T22:30:00+00:00"  # 18:30 EDT
+
+
 def test_equity_curves_thin_long_series():
     dates = pd.date_range("2000-01-01", periods=12_000, freq="h", tz="UTC")
     fig = equity_curves(pd.DataFrame({"baseline": np.arange(12_000.0)}, index=dates))

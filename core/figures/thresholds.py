@@ -357,6 +357,7 @@ def equity_curves(
         ) from exc
     names = {**_BOOK_LABELS, **dict(labels or {})}
     keep = thin(len(equity))
+    dates = _iso_utc(index[keep])
     fig = go.Figure()
     colours = {"baseline": GREY, "filtered": BLUE}
     spare = iter(PALETTE[1:])
@@ -381,7 +382,7 @@ def equity_curves(
             )
         fig.add_trace(
             go.Scatter(
-                x=index[keep],
+                x=dates,
                 y=values,
                 mode="lines",
                 name=name,
@@ -397,6 +398,17 @@ def equity_curves(
         fig.update_yaxes(title_text="Summed return (% of one position)")
     fig.update_layout(hovermode="x unified")
     return finish(fig, title or "Equity — baseline against the filtered book", height=440)
+
+
+def _iso_utc(index: pd.DatetimeIndex) -> np.ndarray:
+    """UTC times as the ISO-8601 strings plotly writes for them (``...T00:00:00+00:00``).
+
+    Given as strings, not tz-aware ``Timestamp`` objects: plotly deep-copies an
+    object array element by element when it builds and exports a figure (0.2 s for
+    an equity chart of 4,000 dates, redrawn on every slider move).
+    """
+    naive = index.tz_convert("UTC").tz_localize(None).to_numpy("datetime64[ns]")
+    return np.char.add(np.datetime_as_string(naive, unit="s"), "+00:00")
 
 
 def sample_comparison_chart(
