@@ -22,6 +22,11 @@ Playwright (``executable_path="/usr/bin/chromium"``) and, for each run:
   host's load average (``/proc/loadavg``, 1 minute) before and after the run:
   on a shared 2-core host the figures scale with it.
 
+The slider lines' reference is Streamlit's own floor on this host: the same ten
+moves, measured the same way, in an app whose fragment holds only the slider
+and one line of Markdown (``_FLOOR_APP``, same ``.streamlit/config.toml``).
+``ratio`` is ours over that floor; what is left above it is our page's work.
+
 Times are taken in the page with ``performance.now()`` (keydown's event time
 stamp, a MutationObserver for the status widget and the DOM). Skipped by
 ``bench/run.py --quick`` (``SKIP_QUICK``). ``BENCH_BROWSER_STORE=DIR`` reuses a
@@ -69,15 +74,22 @@ _OBSERVER = """
   b.busy = () => !!document.querySelector('[data-testid="stStatusWidget"]') ||
     document.querySelector('[data-testid="stApp"]')?.getAttribute('data-test-script-state') === 'running';
   let was = b.busy();
-  new MutationObserver(() => {
+  new MutationObserver((records) => {
     const now = performance.now();
-    const on = b.busy();
-    if (on && !was) b.busyOn.push(now);
-    if (!on && was) b.busyOff.push(now);
-    was = on;
+    // A fast script run can start and end within one batch of mutations: replay the
+    // script state's values from the records' old values, then the state now.
+    const seq = records
+      .filter(r => r.type === 'attributes' && r.attributeName === 'data-test-script-state')
+      .map(r => r.oldValue === 'running');
+    seq.push(b.busy());
+    for (const on of seq) {
+      if (on && !was) b.busyOn.push(now);
+      if (!on && was) b.busyOff.push(now);
+      was = on;
+    }
     b.mutations.push(now);
     if (b.mutations.length > 5000) b.mutations.splice(0, 2500);
-  }).observe(document, {subtree: true, childList: true, attributes: true});
+  }).observe(document, {subtree: true, childList: true, attributes: true, attributeOldValue: true});
   document.addEventListener('keydown', (e) => { b.keydown = e.timeStamp; }, true);
 })();
 """
@@ -106,7 +118,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(data_dir: Path, log: Path) -> tuple[subprocess.Popen, str]:
+def _serve(data_dir: Path, log: Path, *, cwd: Path = ROOT) -> tuple[subprocess.Popen, str]:
+    """``streamlit run app.py`` in ``cwd`` (its ``.streamlit/config.toml`` applies)."""
     port = _free_port()
     env = {**os.environ, "SIGNAL_LAB_DATA_DIR": str(data_dir)}
     with log.open("wb") as out:
@@ -114,7 +127,7 @@ def _serve(data_dir: Path, log: Path) -> tuple[subprocess.Popen, str]:
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
              "--server.port", str(port), "--server.address", "127.0.0.1",
              "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -224,6 +237,94 @@ def _measure_run(context, url: str, run_label: str, n: int, tag: str) -> list[di
     return out
 
 
+_FLOOR_APP = """
+import streamlit as st
+
+
+@st.fragment
+def live():
+    value = st.slider("Threshold", 0.0, 1.0, 0.5, step=0.01)
+    st.markdown(f"**At this threshold:** {value:.2f}")
+
+
+live()
+"""
+
+
+_SHOWN = """
+(want) => {
+  const b = window.__bench;
+  b.shownAt = null;
+  const mo = new MutationObserver(() => {
+    if (document.body.innerText.includes(want)) { b.shownAt = performance.now(); mo.disconnect(); }
+  });
+  mo.observe(document, {subtree: true, childList: true, characterData: true});
+}
+"""
+
+
+def _floor_moves(page, n: int) -> list[float]:
+    """Seconds from each keydown until the floor app shows the slider's new value.
+
+    Its script runs for a few milliseconds, often starting and ending within one
+    batch of DOM mutations, so the running indicator is not a reliable end mark
+    there; the new value drawn by the script is (the last thing a run changes).
+    """
+    slider = page.get_by_role("slider", name="Threshold")
+    out = []
+    for i in range(n):
+        right = i % 4 < 2
+        value = float(slider.input_value()) + (0.01 if right else -0.01)
+        slider.focus()
+        page.evaluate(_SHOWN, f"At this threshold: {value:.2f}")
+        page.evaluate("() => { window.__bench.keydown = null; }")
+        page.keyboard.press("ArrowRight" if right else "ArrowLeft")
+        page.wait_for_function("() => window.__bench.shownAt !== null", timeout=60_000)
+        since, shown = page.evaluate("() => [window.__bench.keydown, window.__bench.shownAt]")
+        out.append((shown - since) / 1000.0)
+        page.wait_for_timeout(QUIET_MS)
+    return out
+
+
+def _streamlit_floor(browser, work: Path) -> dict:
+    """The same slider move in a Streamlit app that does nothing else (the reference).
+
+    One ``st.fragment`` holding a slider and one line of Markdown, served with
+    the project's ``.streamlit/config.toml``: keydown until the new value is drawn
+    (:func:`_floor_moves`), median of the same number of moves as ours, after two
+    warm-up moves. What a move costs in Streamlit and Chromium on this host before
+    the page draws anything of its own.
+    """
+    app = work / "floor"
+    (app / ".streamlit").mkdir(parents=True)
+    (app / "app.py").write_text(_FLOOR_APP)
+    shutil.copy(ROOT / ".streamlit" / "config.toml", app / ".streamlit" / "config.toml")
+    proc, url = _serve(work, work / "floor.log", cwd=app)
+    try:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.add_init_script(_OBSERVER)
+        page = context.new_page()
+        try:
+            page.goto(url)
+            page.get_by_text("At this threshold: 0.50").wait_for(timeout=60_000)
+            _floor_moves(page, 2)
+            moves = _floor_moves(page, MOVES)
+        finally:
+            context.close()
+    finally:
+        _stop(proc)
+    return {"median": statistics.median(moves), "min": min(moves), "max": max(moves)}
+
+
+def _with_floor(line: dict, floor: dict) -> dict:
+    """A slider line with the Streamlit floor as its reference."""
+    if not line["bench"].startswith("browser_slider_move"):
+        return line
+    return {**line, "reference": "streamlit_floor_fragment_slider_markdown",
+            "reference_seconds": floor["median"], "ratio": line["seconds"] / floor["median"],
+            "reference_min_seconds": floor["min"], "reference_max_seconds": floor["max"]}  # fmt: skip
+
+
 def _load() -> float:
     """The host's 1-minute load average (what ``uptime`` prints first)."""
     try:
@@ -261,6 +362,8 @@ def run(quick: bool) -> list[dict]:
                     context.add_init_script(_OBSERVER)
                     out += _measure_run(context, url, "synthetic", N_LARGE, "large")
                     out += _measure_run(context, url, "backtest", sample_n, "sample")
+                    floor = _streamlit_floor(browser, work)
+                    out = [_with_floor(line, floor) for line in out]
                 finally:
                     browser.close()
         finally:
