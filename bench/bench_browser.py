@@ -188,7 +188,7 @@ def _open_thresholds(page) -> tuple[float, float]:
     since = _now(page)
     page.locator('[data-testid="stSidebarNavLink"]').filter(has_text="Thresholds").click()
     idle = _wait_idle(page, since)
-    page.locator('[data-testid="stPlotlyChart"] .gtitle').first.wait_for(timeout=60_000)
+    page.locator(".main-svg .gtitle").first.wait_for(timeout=60_000)  # a plotly chart drawn
     return idle
 
 

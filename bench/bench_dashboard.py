@@ -141,7 +141,7 @@ def run(quick: bool) -> list[dict]:
             for t in THRESHOLDS:
                 filtered = filtered_book(book, threshold=t)
                 sent(threshold_figures.light_sweep_figure(sweep_spec))
-                threshold_figures.sweep_marker_css(sweep_spec, t, chart_key="sweep_chart")
+                threshold_figures.sweep_marker_css(sweep_spec, t, selector=".signal-lab-sweep")
                 sent(slider_figures.light_equity_figure(template, filtered))
                 metrics_markdown(filtered.metrics)
 

@@ -387,10 +387,20 @@ def threshold_start(run: RunInfo, token: str, mode: str, default: float) -> floa
     return float(held.get(mode, default))
 
 
-def remember_threshold(run: RunInfo, token: str, mode: str, value: float) -> None:
-    """Keep the slider's value for (run, key, mode) in this session and in the URL."""
+def remembered_threshold(run: RunInfo, token: str, mode: str) -> float | None:
+    """The slider's value kept for (run, key, mode) in this session, if any."""
+    value = _slot(run, token).get(mode)
+    return None if value is None else float(value)
+
+
+def remember_threshold(
+    run: RunInfo, token: str, mode: str, value: float, *, link: bool = True
+) -> None:
+    """Keep the slider's value for (run, key, mode) in this session and, with ``link``,
+    in the URL (``st.query_params``)."""
     _slot(run, token)[mode] = float(value)
-    link_threshold(mode, float(value))
+    if link:
+        link_threshold(mode, float(value))
 
 
 # --------------------------------------------------------------------------- cached reads
@@ -615,18 +625,35 @@ def show_metrics(metrics: pd.DataFrame, *, light: bool = False) -> None:
     st.dataframe(table, column_config=metric_columns(table), width="stretch")
 
 
-def headline(metrics: pd.DataFrame, *, column: str = "filtered") -> None:
-    """Four ``st.metric`` cards: trades, win rate, mean return, Sharpe (delta vs all trades)."""
+def light_table(
+    frame: pd.DataFrame, columns: dict[str, tuple[str, str]], *, hide_index: bool = False
+) -> None:
+    """A small table as static HTML (``st.table``), its columns renamed and formatted.
+
+    ``columns`` maps a column to its (label, format string); NaN shows as "—". For
+    tables on a page whose fragment reruns often: the browser redraws every grid
+    (``st.dataframe``) of the page on each fragment run, about 10 ms a grid here.
+    """
+    shown = frame.rename(columns={name: label for name, (label, _) in columns.items()})
+    formats = {label: fmt for name, (label, fmt) in columns.items() if name in frame.columns}
+    styler = shown.style.format(formats, na_rep="—")
+    st.table(styler.hide(axis="index") if hide_index else styler)
+
+
+def headline_cards(
+    metrics: pd.DataFrame, *, column: str = "filtered"
+) -> list[tuple[str, str, str | None]]:
+    """Trades, win rate, mean return, Sharpe: (label, value, delta vs all trades or None)."""
     cards = (
         ("n_trades", "Trades", "{:,.0f}"),
         ("win_rate", "Win rate", "{:.1%}"),
         ("mean_return_pct", "Mean return / trade", "{:.3f} %"),
         ("sharpe_per_trade", "Sharpe / trade", "{:.3f}"),
     )
-    cols = st.columns(len(cards))
-    for box, (metric, label, fmt) in zip(cols, cards, strict=True):
+    out: list[tuple[str, str, str | None]] = []
+    for metric, label, fmt in cards:
         if metric not in metrics.index:
-            box.metric(label, "—")
+            out.append((label, "—", None))
             continue
         value = dash.metric_value(metrics.loc[metric, column])
         delta = None
@@ -636,7 +663,15 @@ def headline(metrics: pd.DataFrame, *, column: str = "filtered") -> None:
                 delta = {"win_rate": f"{diff * 100:+.1f} pts", "n_trades": f"{diff:+,.0f}"}.get(
                     metric, f"{diff:+.3f}"
                 )
-        box.metric(label, fmt.format(value) if pd.notna(value) else "—", delta=delta)
+        out.append((label, fmt.format(value) if pd.notna(value) else "—", delta))
+    return out
+
+
+def headline(metrics: pd.DataFrame, *, column: str = "filtered") -> None:
+    """Four ``st.metric`` cards (:func:`headline_cards`)."""
+    cards = headline_cards(metrics, column=column)
+    for box, (label, value, delta) in zip(st.columns(len(cards)), cards, strict=True):
+        box.metric(label, value, delta=delta)
 
 
 def drift_columns() -> dict[str, Any]:

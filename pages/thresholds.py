@@ -1,9 +1,12 @@
 """Thresholds: which threshold to trade at, chosen in sample and judged out of sample.
 
-The slider, the metrics and charts it drives, and the button that applies it live
-in one ``st.fragment``: a move reruns that part only (a whole-page rerun took about
-a second in the browser). Its charts are drawn once per analysis and book
-(:func:`sweep_spec`, :func:`equity_spec`) and only marked or refilled on a move.
+The slider and what it drives (headline figures, the sweep and equity charts, the
+metrics table) live in one ``st.fragment``: a move reruns that part only (a
+whole-page rerun took about a second in the browser). What it draws is one element,
+:func:`pages._live_panel.live_panel`, which the browser updates in place; its charts
+are built once per analysis and book (:func:`sweep_spec`, :func:`equity_spec`) and
+only marked or refilled on a move. Keeping and applying the threshold sit below the
+fragment and read the slider's value from session state.
 """
 
 import math
@@ -13,8 +16,10 @@ import streamlit as st
 from core import dashboard as dash
 from core.dashboard import slider as slider_figures
 from core.dashboard import thresholds as threshold_figures
+from core.errors import SignalLabError
 from core.store.db import RunInfo
 from pages import _shared as ui
+from pages._live_panel import SWEEP_BOX, PanelContent, live_panel
 
 _TTL = 3600  # seconds a cached figure lives, as the analyses in pages/_shared.py
 
@@ -69,22 +74,20 @@ def slider_default(
 def live_threshold(
     run: RunInfo,
     key: str,
-    mapped: dash.MappedTrades,
     mode: str,
+    start: float,
     options: tuple[str, int, float],
-    view: dash.ThresholdView,
     book: dash.BookArrays,
+    metric: str,
 ) -> None:
-    """The slider and what it drives; reruns alone when one of its widgets changes.
+    """The slider, its metrics and charts; reruns alone when one of its widgets changes.
 
-    The slider's value lives in session state outside its widget key
-    (:func:`pages._shared.remember_threshold`), so it survives a page switch and a
-    Score <-> Top % switch, and in the URL.
+    Everything drawn here is drawn again on every move, so it holds only what the
+    slider changes: the buttons that keep and apply the threshold sit below it and
+    read the value kept in session state (:func:`pages._shared.remember_threshold`),
+    which also survives a page switch and a Score <-> Top % switch.
     """
     objective, min_trades, cost_bps = options
-    decision = dash.current_decision(ui.store(), run.signal)
-    default, why = slider_default(run, mapped, mode, view, decision)
-    start = ui.threshold_start(run, key, mode, default)
     widget = f"thr_slider_{mode}"
     owner = (run.id, key, mode)
     if st.session_state.get("thr_slider_owner") != owner or widget not in st.session_state:
@@ -115,50 +118,60 @@ def live_threshold(
                 help="Keep this percentage of trades, the highest scores first.",
             )
         )
-    ui.remember_threshold(run, key, mode, threshold)
-    st.caption(f"Started at {default:g}: {why}.")
+    # The URL follows the slider through the equity chart (history.replaceState in the
+    # browser): st.query_params would cost a routing round and a history entry per move.
+    # Full runs put it there the server's way (after this fragment's call).
+    ui.remember_threshold(run, key, mode, threshold, link=False)
 
     with ui.shown_errors():
         filtered = dash.filtered_book(book, threshold=threshold, mode=mode)
-        if math.isnan(filtered.score_cutoff):
-            st.markdown("**At this threshold:** no trade is kept.")
-        else:
-            st.markdown(
-                f"**At this threshold:** the trades kept (lowest score {filtered.score_cutoff:.3f}) "
-                "against every trade of the run."
-            )
-        ui.headline(filtered.metrics)
-        left, right = st.columns(2)
-        with left:
-            metric = (
-                st.segmented_control(
-                    "Sweep chart",
-                    list(dash.SWEEP_METRICS),
-                    default="sharpe",
-                    key="thr_metric",
-                    format_func=dash.SWEEP_METRICS.__getitem__,
-                )
-                or "sharpe"
-            )
-            spec = sweep_spec(
-                ui.data_dir(), run.id, run.n_events, key, mode, objective, min_trades, cost_bps,
-                metric,
-            )  # fmt: skip
-            # The chart's spec does not change with the slider (same element, not redrawn);
-            # the marker is drawn over it by CSS.
-            st.plotly_chart(threshold_figures.light_sweep_figure(spec), key="sweep_chart")
-            st.html(
-                "<style>"
-                + threshold_figures.sweep_marker_css(spec, threshold, chart_key="sweep_chart")
-                + "</style>"
-            )
-        with right:
-            template = equity_spec(ui.data_dir(), run.id, run.n_events, key)
-            st.plotly_chart(
-                slider_figures.light_equity_figure(template, filtered), key="equity_chart"
-            )
-        ui.show_metrics(filtered.metrics, light=True)
+        spec = sweep_spec(
+            ui.data_dir(), run.id, run.n_events, key, mode, objective, min_trades, cost_bps,
+            metric,
+        )  # fmt: skip
+        template = equity_spec(ui.data_dir(), run.id, run.n_events, key)
+        books, rows = dash.metrics_rows(filtered.metrics)
+        line = (
+            "no trade is kept."
+            if math.isnan(filtered.score_cutoff)
+            else f"the trades kept (lowest score {filtered.score_cutoff:.3f}) against every "
+            "trade of the run."
+        )
+        # One element, updated in place in the browser (pages/_live_panel.py): the sweep
+        # chart stays as drawn (its marker is CSS), the equity chart is Plotly.react-ed.
+        live_panel(
+            PanelContent(
+                cards=ui.headline_cards(filtered.metrics),
+                line=line,
+                books=books,
+                rows=rows,
+                sweep=threshold_figures.light_sweep_figure(spec),
+                sweep_marked=threshold_figures.light_sweep_figure(spec, current=threshold),
+                equity=slider_figures.light_equity_figure(template, filtered),
+                marker_css=threshold_figures.sweep_marker_css(spec, threshold, selector=SWEEP_BOX),
+                version=f"{mode}:{threshold:g}",
+                url_params={"mode": mode, "threshold": f"{threshold:g}"},
+            ),
+            key="thr_live_panel",
+        )
 
+
+def keep_and_apply(
+    run: RunInfo,
+    key: str,
+    mapped: dash.MappedTrades,
+    mode: str,
+    view: dash.ThresholdView,
+    book: dash.BookArrays,
+    decision: dash.ThresholdDecision | None,
+) -> None:
+    """Keep the slider's threshold for the signal, or re-run the backtest at it.
+
+    Outside the slider's fragment (a move does not redraw them): the buttons read the
+    slider's value from session state when clicked, which a click's full run has just
+    set.
+    """
+    threshold = ui.remembered_threshold(run, key, mode)
     st.subheader("Keep this threshold")
     if decision is not None:
         st.caption(
@@ -172,8 +185,11 @@ def live_threshold(
         key="thr_keep_reason",
         placeholder="e.g. inside the stable region; DSR and PBO accepted",
     )
-    if st.button(f"Keep threshold {threshold:g}", key="thr_keep"):
+    if st.button("Keep threshold", key="thr_keep", help="Keep the slider's threshold."):
         with ui.shown_errors("Cannot keep the threshold: "):
+            if threshold is None:
+                raise SignalLabError("move the slider first: no threshold is shown yet")
+            filtered = dash.filtered_book(book, threshold=threshold, mode=mode)
             figures = {k: dash.metric_value(v) for k, v in filtered.metrics["filtered"].items()}
             kept = dash.keep_threshold(
                 ui.store(), run, view, mapping_label=mapped.label, mode=mode,
@@ -200,10 +216,13 @@ def live_threshold(
         )
     else:
         st.caption(
-            f"Re-run this backtest with threshold {threshold:.2f}; the new run is selected when it finishes."
+            "Re-run this backtest with the slider's threshold; the new run is selected when it "
+            "finishes."
         )
-        if st.button(f"Apply threshold {threshold:.2f} and rerun", type="primary", key="thr_apply"):
+        if st.button("Apply threshold and rerun", type="primary", key="thr_apply"):
             with ui.shown_errors("Cannot re-run: "):
+                if threshold is None:
+                    raise SignalLabError("move the slider first: no threshold is shown yet")
                 config = dash.rerun_config(
                     run, threshold=float(threshold), confidence_key=mapped.column
                 )
@@ -268,7 +287,26 @@ if view is None:
 analysis = view.analysis
 choice = analysis.choice
 
-live_threshold(run, key, mapped, mode, (objective, min_trades, cost_bps), view, book)
+decision = dash.current_decision(ui.store(), run.signal)
+start, why = slider_default(run, mapped, mode, view, decision)
+st.caption(f"Started at {start:g}: {why}.")
+metric = (
+    st.segmented_control(
+        "Sweep chart",
+        list(dash.SWEEP_METRICS),
+        default="sharpe",
+        key="thr_metric",
+        format_func=dash.SWEEP_METRICS.__getitem__,
+    )
+    or "sharpe"
+)
+live_threshold(
+    run, key, mode, ui.threshold_start(run, key, mode, start),
+    (objective, min_trades, cost_bps), book, metric,
+)  # fmt: skip
+if (shown := ui.remembered_threshold(run, key, mode)) is not None:
+    ui.link_threshold(mode, shown)
+keep_and_apply(run, key, mapped, mode, view, book, decision)
 
 
 st.subheader("Chosen in sample, judged out of sample")
@@ -279,17 +317,17 @@ st.markdown(
     f"on the whole run: {choice.trades:,} trades, win rate {choice.win_rate:.1%}, Sharpe / trade "
     f"{choice.sharpe:.3f}. Those figures are optimistic: the threshold was chosen on the same trades."
 )
-comparison = view.comparison()
-st.dataframe(
-    comparison,
-    width="stretch",
-    column_config={
-        "trades": st.column_config.NumberColumn("Trades", format="%d"),
-        "win_rate": st.column_config.NumberColumn("Win rate", format="percent"),
-        "mean_return": st.column_config.NumberColumn("Mean return (%)", format="%.3f"),
-        "sharpe": st.column_config.NumberColumn("Sharpe / trade", format="%.3f"),
-        "profit_factor": st.column_config.NumberColumn("Profit factor", format="%.2f"),
-        "total_return": st.column_config.NumberColumn("Summed return (%)", format="%.1f"),
+# Static tables (st.table), not grids: a grid is redrawn by the browser on every slider
+# move of the fragment above, even though it is outside it.
+ui.light_table(
+    view.comparison(),
+    {
+        "trades": ("Trades", "{:,.0f}"),
+        "win_rate": ("Win rate", "{:.1%}"),
+        "mean_return": ("Mean return (%)", "{:.3f}"),
+        "sharpe": ("Sharpe / trade", "{:.3f}"),
+        "profit_factor": ("Profit factor", "{:.2f}"),
+        "total_return": ("Summed return (%)", "{:.1f}"),
     },
 )
 if analysis.walk_forward is not None:
@@ -365,7 +403,11 @@ else:
         f"{stab.band_high:.3f}). The median choice keeps {stab.median_oos['trades']:,.0f} test "
         f"trades at win rate {stab.median_oos['win_rate']:.1%} and lies {inside} the stable region."
     )
-    st.dataframe(view.stability_table(), hide_index=True, key="thr_stability_table")
+    ui.light_table(
+        view.stability_table(),
+        {"window": ("Window", "{:d}"), "threshold": ("Threshold chosen", "{:g}")},
+        hide_index=True,
+    )
 
 # --- A threshold with a guaranteed win rate ------------------------------------------------
 st.subheader("A threshold with a guaranteed win rate")

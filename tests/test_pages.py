@@ -75,17 +75,33 @@ def _texts(at: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
+def _chart_specs(at: AppTest) -> list[dict]:
+    """Every chart's plotly JSON: st.plotly_chart and the slider's panel (pages/_live_panel.py)."""
+    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    for live in at.get("bidi_component"):
+        if live.proto.component_name == "signal_lab_live_panel":
+            data = json.loads(live.proto.json)
+            specs += [json.loads(data["sweep"]), json.loads(data["equity"])]
+    return specs
+
+
 def _chart_titles(at: AppTest) -> list[str]:
     out = []
-    for chart in at.get("plotly_chart"):
-        spec = json.loads(chart.proto.spec)
+    for spec in _chart_specs(at):
         title = spec.get("layout", {}).get("title", {})
         out.append(title.get("text", "") if isinstance(title, dict) else str(title))
     return out
 
 
 def _metric(at: AppTest, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
+    """An st.metric's value, or a headline card's of the Thresholds slider's panel."""
+    cards = [
+        (card["label"], card["value"])
+        for live in at.get("bidi_component")
+        if live.proto.component_name == "signal_lab_live_panel"
+        for card in json.loads(live.proto.json)["cards"]
+    ]
+    return next(v for k, v in [(m.label, m.value) for m in at.metric] + cards if k == label)
 
 
 # --------------------------------------------------------------------------- empty store

@@ -49,8 +49,16 @@ def _thresholds_page(monkeypatch, imported) -> AppTest:
     return at
 
 
+def _panel(at: AppTest) -> dict:
+    """The data the slider's panel (pages/_live_panel.py) was sent in the last run."""
+    (panel,) = [
+        c for c in at.get("bidi_component") if c.proto.component_name == "signal_lab_live_panel"
+    ]
+    return json.loads(panel.proto.json)
+
+
 def _metric(at: AppTest, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
+    return next(card["value"] for card in _panel(at)["cards"] if card["label"] == label)
 
 
 def test_slider_in_its_fragment_updates_the_filtered_metrics(monkeypatch, imported):
@@ -79,41 +87,92 @@ def test_slider_in_its_fragment_updates_the_filtered_metrics(monkeypatch, import
 
 
 def _marker_css(at: AppTest) -> list[str]:
-    """The CSS of the slider's marker over the sweep chart (an ``st.html`` style block)."""
-    return [h.proto.body for h in at.get("html") if "st-key-sweep_chart" in h.proto.body]
+    """The CSS of the slider's marker over the sweep chart."""
+    return [_panel(at)["marker_css"]]
+
+
+def _figure(at: AppTest, chart: str) -> dict:
+    """The plotly JSON of the panel's ``sweep`` or ``equity`` chart."""
+    return json.loads(_panel(at)[chart])
 
 
 def test_light_charts_mark_the_slider_and_redraw_the_kept_curve(monkeypatch, imported):
     at = _thresholds_page(monkeypatch, imported)
     at.slider(key="thr_slider_absolute").set_value(0.65).run()
-    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    sweep = next(s for s in specs if "sweep" in s["layout"]["title"]["text"].lower())
+    # Both charts are in the panel (updated in place), none is an st.plotly_chart.
+    assert not at.get("plotly_chart")
+    sweep = _figure(at, "sweep")
+    assert "sweep" in sweep["layout"]["title"]["text"].lower()
     # The sweep chart does not change with the slider (the browser keeps it as it is);
     # the marker is drawn over it at 0.65 of its fixed x range.
     lo, hi = sweep["layout"]["xaxis"]["range"]
     d0, d1 = sweep["layout"]["xaxis"].get("domain", (0.0, 1.0))
     css = _marker_css(at)
     assert len(css) == 1 and "content:'slider 0.65'" in css[0]
+    assert css[0].startswith(".signal-lab-live .signal-lab-sweep{")
     assert f"* {d0 + (0.65 - lo) / (hi - lo) * (d1 - d0):.6f})" in css[0]
-    equity = next(s for s in specs if s["layout"]["title"]["text"].startswith("Equity"))
+    equity = _figure(at, "equity")
+    assert _panel(at)["version"] == "absolute:0.65"
+    assert _panel(at)["url_params"] == {"mode": "absolute", "threshold": "0.65"}
     names = [t["name"] for t in equity["data"]]
     assert names[0] == "All trades" and names[1].endswith("confidence ≥ 0.65")
     kept = imported["trades"]["confidence"].to_numpy() >= 0.65
     expected = float(imported["trades"]["return_pct"].to_numpy()[kept].sum())
     assert equity["data"][1]["y"] and np.isclose(_last(equity["data"][1]["y"]), expected)
     at.slider(key="thr_slider_absolute").set_value(0.7).run()
-    again = next(
-        json.loads(c.proto.spec)
-        for c in at.get("plotly_chart")
-        if "sweep" in json.loads(c.proto.spec)["layout"]["title"]["text"].lower()
-    )
+    again = _figure(at, "sweep")
     assert again == sweep and "content:'slider 0.7'" in _marker_css(at)[0]
     # Changing the chart's metric keeps the marker (the chart is redrawn from its cache).
     at.segmented_control(key="thr_metric").set_value("win_rate").run()
-    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    sweep = next(s for s in specs if "sweep" in s["layout"]["title"]["text"].lower())
+    sweep = _figure(at, "sweep")
     assert "win rate" in sweep["layout"]["title"]["text"].lower()
     assert "content:'slider 0.7'" in _marker_css(at)[0]
+
+
+def test_the_panel_keeps_its_element_across_moves(monkeypatch, imported):
+    """Same element id on every move (the browser updates it in place); new figures each time."""
+    at = _thresholds_page(monkeypatch, imported)
+    ids = set()
+    trades = imported["trades"]
+    for threshold in (0.3, 0.7, 0.3):
+        at.slider(key="thr_slider_absolute").set_value(threshold).run()
+        (panel,) = [c for c in at.get("bidi_component") if "thr_live_panel" in c.proto.id]
+        ids.add(panel.proto.id)
+        assert _panel(at)["version"] == f"absolute:{threshold:g}"
+        kept = trades["confidence"].to_numpy() >= threshold
+        expected = float(trades["return_pct"].to_numpy()[kept].sum())
+        assert np.isclose(_last(_figure(at, "equity")["data"][1]["y"]), expected)
+        # The table's rows are the metrics of the kept trades, formatted.
+        books, rows = _panel(at)["table"]["books"], _panel(at)["table"]["rows"]
+        assert len(books) >= 2 and all(len(r) == len(books) + 1 for r in rows)
+        trades_row = next(r for r in rows if r[0].lower().startswith("trades"))
+        assert f"{int(kept.sum()):,}" in trades_row
+    assert len(ids) == 1  # one element identity for all three moves
+
+
+def test_without_static_serving_the_panel_falls_back_to_streamlit_elements(monkeypatch, imported):
+    from streamlit import config
+
+    from pages import _live_panel
+
+    served = config.get_option("server.enableStaticServing")
+    config.set_option("server.enableStaticServing", False)  # a server without our config
+    try:
+        assert not _live_panel.served_in_place()
+        at = _thresholds_page(monkeypatch, imported)
+        at.slider(key="thr_slider_absolute").set_value(0.7).run()
+    finally:
+        config.set_option("server.enableStaticServing", served)
+    assert not at.exception and not at.error
+    assert not [c for c in at.get("bidi_component") if "thr_live_panel" in c.proto.id]
+    kept = imported["trades"]["confidence"].to_numpy() >= 0.7
+    assert next(m.value for m in at.metric if m.label == "Trades") == f"{int(kept.sum()):,}"
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    sweep = next(s for s in specs if "sweep" in s["layout"]["title"]["text"].lower())
+    assert [a["text"] for a in sweep["layout"]["annotations"] if "slider" in a["text"]] == [
+        "slider 0.7"
+    ]
+    assert any(s["layout"]["title"]["text"].startswith("Equity") for s in specs)
 
 
 def _last(values) -> float:

@@ -270,17 +270,23 @@ def metrics_table(metrics: pd.DataFrame, *, drop_empty: bool = True) -> pd.DataF
 _FORMATS = {"count": "{:,.0f}", "share": "{:.1f} %", "pct": "{:.3f}", "ratio": "{:.3f}"}
 
 
-def metrics_markdown(metrics: pd.DataFrame, *, drop_empty: bool = True) -> str:
-    """:func:`metrics_table` as a Markdown table: one row per metric, one column per book.
+def metrics_rows(
+    metrics: pd.DataFrame, *, drop_empty: bool = True
+) -> tuple[list[str], list[list[str]]]:
+    """:func:`metrics_table` as text: the books' names, then one row per metric.
 
-    The same figures and formats as the page's table widget (shares in percent,
-    counts with thousands separators, three decimals otherwise; "—" for NaN), as
-    light text: the Thresholds slider redraws it on every move, and a grid widget
-    (a canvas) cost the browser far more than a small table.
+    Each row is the metric's label then one formatted cell per book (shares in
+    percent, counts with thousands separators, three decimals otherwise; "—" for
+    NaN), the formats of the page's table widget.
+
+    Returns
+    -------
+    books : list of str
+    rows : list of list of str
+        ``[label, cell per book]``.
     """
     table = metrics_table(metrics, drop_empty=drop_empty)
-    books = [str(b) for b in table.index]
-    lines = ["| Metric | " + " | ".join(books) + " |", "|---|" + "---:|" * len(books)]
+    rows = []
     for col in table.columns:
         label, kind = METRIC_LABELS.get(str(col), (str(col).replace("_", " "), "ratio"))
         fmt = _FORMATS[kind]
@@ -288,7 +294,19 @@ def metrics_markdown(metrics: pd.DataFrame, *, drop_empty: bool = True) -> str:
             "—" if not np.isfinite(v) else fmt.format(v)
             for v in table[col].to_numpy(dtype=np.float64)
         ]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        rows.append([label, *cells])
+    return [str(b) for b in table.index], rows
+
+
+def metrics_markdown(metrics: pd.DataFrame, *, drop_empty: bool = True) -> str:
+    """:func:`metrics_rows` as a Markdown table: one row per metric, one column per book.
+
+    Light text for a table redrawn often: a grid widget (a canvas) cost the
+    browser far more than a small table.
+    """
+    books, rows = metrics_rows(metrics, drop_empty=drop_empty)
+    lines = ["| Metric | " + " | ".join(books) + " |", "|---|" + "---:|" * len(books)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
 
 

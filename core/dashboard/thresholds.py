@@ -345,8 +345,11 @@ def sweep_figure_spec(view: ThresholdView, *, metric: str = "sharpe") -> dict[st
     return {"data": spec["data"], "layout": spec["layout"]}
 
 
-def sweep_marker_css(spec: dict[str, Any], current: float | None, *, chart_key: str) -> str:
-    """CSS that draws the slider's marker over the sweep chart keyed ``chart_key``.
+def sweep_marker_css(spec: dict[str, Any], current: float | None, *, selector: str) -> str:
+    """CSS that draws the slider's marker over the sweep chart in the box ``selector``.
+
+    ``selector`` is a CSS selector of the element that holds the chart and only it
+    (the chart fills its width and the height of its layout).
 
     The marker :func:`light_sweep_figure` would add (a dotted orange line and
     "slider <value>" at the top), drawn by the browser over the chart of
@@ -366,7 +369,7 @@ def sweep_marker_css(spec: dict[str, Any], current: float | None, *, chart_key: 
     left, right = float(margin["l"]), float(margin["r"])
     top, bottom = float(margin["t"]), float(margin["b"])
     x = f"calc({left:g}px + (100% - {left + right:g}px) * {d0 + frac * (d1 - d0):.6f})"
-    sel = f".st-key-{chart_key}"
+    sel = selector
     colour = _MARKER_LINE["color"]
     return (
         f"{sel}{{position:relative}}"
