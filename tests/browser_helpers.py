@@ -100,7 +100,11 @@ def shot(page, name: str) -> None:
 
 
 def metric(page, label: str) -> str:
-    """The value of the live ``st.metric`` card labelled ``label``."""
+    """The value of the live ``st.metric`` card labelled ``label``, or of the Thresholds
+    slider panel's headline card (``pages/_live_panel.py``)."""
+    panel = page.locator(f'{LIVE} .signal-lab-card[aria-label="{label}"]')
+    if panel.count():
+        return panel.first.locator(".signal-lab-card-value").inner_text()
     card = page.locator(f'{LIVE} [data-testid="stMetric"]').filter(
         has=page.locator('[data-testid="stMetricLabel"]', has_text=label)
     )

@@ -71,7 +71,11 @@ def test_journey_from_an_empty_store_to_a_report(page, app_url):
 
     # Thresholds: the slider moves the filtered book's metrics.
     _go(page, "Thresholds")
+    panel = page.locator(".signal-lab-live")
+    panel.locator(".signal-lab-equity .main-svg").first.wait_for(timeout=60_000)
     before = (_metric(page, "Trades"), _metric(page, "Win rate"))
+    # The panel is updated in place: the same chart element before and after the moves.
+    panel.evaluate("el => { el.querySelector('.signal-lab-equity').__journeyMark = 1; }")
     slider = page.get_by_role("slider", name="Threshold")
     slider.focus()
     for _ in range(8):
@@ -83,6 +87,16 @@ def test_journey_from_an_empty_store_to_a_report(page, app_url):
         page.wait_for_timeout(200)
         after = (_metric(page, "Trades"), _metric(page, "Win rate"))
     assert after != before
+    shown = _slider_value(page)
+    page.wait_for_function(
+        "v => document.querySelector('.signal-lab-live')?.dataset.version === 'absolute:' + v",
+        arg=f"{float(shown):g}",
+        timeout=30_000,
+    )
+    assert panel.evaluate("el => el.querySelector('.signal-lab-equity').__journeyMark") == 1
+    legend = panel.locator(".signal-lab-equity .legendtext").all_text_contents()
+    assert any(f"≥ {float(shown):.2f}" in t for t in legend), legend
+    assert f"threshold={float(shown):g}" in page.url  # set in the browser, no new history entry
     _shot(page, "thresholds")
 
     # Drift: the run's signal has no baseline; one click sets its first months.
