@@ -24,8 +24,10 @@ from __future__ import annotations
 import functools
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import plotly
 import plotly.graph_objects as go
@@ -189,12 +191,13 @@ class PanelContent:
         The sentence after "At this threshold:" (plain text).
     books, rows
         The metrics table (:func:`core.dashboard.metrics_rows`).
-    sweep, equity : Figure
-        The two charts; the sweep chart without the slider's marker.
+    sweep_json, equity_json : str
+        The two charts as plotly JSON (:func:`figure_json`); the sweep chart
+        without the slider's marker (the same string on every move: cache it).
     marker_css : str
         CSS drawing the marker over the sweep chart (its box is :data:`SWEEP_BOX`).
-    sweep_marked : Figure
-        The sweep chart with the marker drawn in (the fallback draws this one).
+    sweep_marked : callable returning a Figure
+        The sweep chart with the marker drawn in; only the fallback calls it.
     version : str
         A label of this position, set on the panel as ``data-version`` once drawn.
     url_params : dict of str to str
@@ -205,9 +208,9 @@ class PanelContent:
     line: str
     books: list[str]
     rows: list[list[str]]
-    sweep: go.Figure
-    sweep_marked: go.Figure
-    equity: go.Figure
+    sweep_json: str
+    equity_json: str
+    sweep_marked: Callable[[], go.Figure]
     marker_css: str
     version: str
     url_params: dict[str, str] = field(default_factory=dict)
@@ -251,7 +254,8 @@ def served_in_place() -> bool:
     return bool(st.get_option("server.enableStaticServing")) and plotly_asset()
 
 
-def _json(fig: go.Figure) -> str:
+def figure_json(fig: go.Figure | dict[str, Any]) -> str:
+    """A figure (or its ``data``/``layout`` dict) as the plotly JSON a chart is drawn from."""
     return plotly.io.to_json(fig, validate=False)
 
 
@@ -273,8 +277,8 @@ def live_panel(content: PanelContent, *, key: str) -> None:
             "cards": [{"label": a, "value": b, "delta": c} for a, b, c in content.cards],
             "line": content.line,
             "table": {"books": content.books, "rows": content.rows},
-            "sweep": _json(content.sweep),
-            "equity": _json(content.equity),
+            "sweep": content.sweep_json,
+            "equity": content.equity_json,
             "marker_css": content.marker_css,
             "version": content.version,
             "url_params": content.url_params,
@@ -293,8 +297,8 @@ def _fallback(content: PanelContent) -> None:
         box.metric(label, value, delta=delta)
     st.markdown(f"**At this threshold:** {content.line}")
     left, right = st.columns(2)
-    left.plotly_chart(content.sweep_marked, key="thr_sweep_chart")
-    right.plotly_chart(content.equity, key="thr_equity_chart")
+    left.plotly_chart(content.sweep_marked(), key="thr_sweep_chart")
+    right.plotly_chart(plotly.io.from_json(content.equity_json), key="thr_equity_chart")
     header = "| Metric | " + " | ".join(content.books) + " |"
     rule = "|---|" + "---:|" * len(content.books)
     st.markdown("\n".join([header, rule, *("| " + " | ".join(r) + " |" for r in content.rows)]))

@@ -634,10 +634,13 @@ def light_table(
     tables on a page whose fragment reruns often: the browser redraws every grid
     (``st.dataframe``) of the page on each fragment run, about 10 ms a grid here.
     """
-    shown = frame.rename(columns={name: label for name, (label, _) in columns.items()})
-    formats = {label: fmt for name, (label, fmt) in columns.items() if name in frame.columns}
-    styler = shown.style.format(formats, na_rep="—")
-    st.table(styler.hide(axis="index") if hide_index else styler)
+    text = pd.DataFrame(index=frame.index)
+    for name in frame.columns:
+        label, fmt = columns.get(name, (str(name), "{}"))
+        text[label] = [
+            "—" if pd.isna(v) else fmt.format(v) for v in frame[name].tolist()
+        ]  # a few rows: formatted here, not by a Styler (its first use loads jinja2)
+    st.table(text.reset_index(drop=True) if hide_index else text)
 
 
 def headline_cards(

@@ -4,7 +4,7 @@ The slider and what it drives (headline figures, the sweep and equity charts, th
 metrics table) live in one ``st.fragment``: a move reruns that part only (a
 whole-page rerun took about a second in the browser). What it draws is one element,
 :func:`pages._live_panel.live_panel`, which the browser updates in place; its charts
-are built once per analysis and book (:func:`sweep_spec`, :func:`equity_spec`) and
+are built once per analysis and book (:func:`sweep_chart`, :func:`equity_spec`) and
 only marked or refilled on a move. Keeping and applying the threshold sit below the
 fragment and read the slider's value from session state.
 """
@@ -19,13 +19,13 @@ from core.dashboard import thresholds as threshold_figures
 from core.errors import SignalLabError
 from core.store.db import RunInfo
 from pages import _shared as ui
-from pages._live_panel import SWEEP_BOX, PanelContent, live_panel
+from pages._live_panel import SWEEP_BOX, PanelContent, figure_json, live_panel
 
 _TTL = 3600  # seconds a cached figure lives, as the analyses in pages/_shared.py
 
 
 @st.cache_data(max_entries=16, ttl=_TTL, show_spinner=False)
-def sweep_spec(
+def sweep_chart(
     data_dir: str,
     run_id: str,
     n_events: int,
@@ -34,13 +34,20 @@ def sweep_spec(
     objective: str,
     min_trades: int,
     cost_bps: float,
+    n_trials: int,
     metric: str,
-) -> dict:
-    """The sweep chart of one analysis and metric, without the slider's marker."""
+) -> tuple[dict, str]:
+    """The sweep chart of one analysis and metric, without the slider's marker: its
+    spec (for the marker) and its plotly JSON (sent as it is on every move).
+
+    ``n_trials`` as the page passed it to :func:`pages._shared.cached_thresholds`, so
+    that this reads the page's analysis from the cache instead of computing it again.
+    """
     view = ui.cached_thresholds(
-        data_dir, run_id, n_events, key, mode, objective, min_trades, cost_bps
+        data_dir, run_id, n_events, key, mode, objective, min_trades, cost_bps, n_trials
     )
-    return threshold_figures.sweep_figure_spec(view, metric=metric)
+    spec = threshold_figures.sweep_figure_spec(view, metric=metric)
+    return spec, figure_json(threshold_figures.light_sweep_figure(spec))
 
 
 @st.cache_data(max_entries=8, ttl=_TTL, show_spinner=False)
@@ -76,7 +83,7 @@ def live_threshold(
     key: str,
     mode: str,
     start: float,
-    options: tuple[str, int, float],
+    options: tuple[str, int, float, int],
     book: dash.BookArrays,
     metric: str,
 ) -> None:
@@ -87,7 +94,7 @@ def live_threshold(
     read the value kept in session state (:func:`pages._shared.remember_threshold`),
     which also survives a page switch and a Score <-> Top % switch.
     """
-    objective, min_trades, cost_bps = options
+    objective, min_trades, cost_bps, n_trials = options
     widget = f"thr_slider_{mode}"
     owner = (run.id, key, mode)
     if st.session_state.get("thr_slider_owner") != owner or widget not in st.session_state:
@@ -125,9 +132,9 @@ def live_threshold(
 
     with ui.shown_errors():
         filtered = dash.filtered_book(book, threshold=threshold, mode=mode)
-        spec = sweep_spec(
+        spec, sweep_json = sweep_chart(
             ui.data_dir(), run.id, run.n_events, key, mode, objective, min_trades, cost_bps,
-            metric,
+            n_trials, metric,
         )  # fmt: skip
         template = equity_spec(ui.data_dir(), run.id, run.n_events, key)
         books, rows = dash.metrics_rows(filtered.metrics)
@@ -145,9 +152,9 @@ def live_threshold(
                 line=line,
                 books=books,
                 rows=rows,
-                sweep=threshold_figures.light_sweep_figure(spec),
-                sweep_marked=threshold_figures.light_sweep_figure(spec, current=threshold),
-                equity=slider_figures.light_equity_figure(template, filtered),
+                sweep_json=sweep_json,
+                equity_json=figure_json(slider_figures.light_equity_spec(template, filtered)),
+                sweep_marked=lambda: threshold_figures.light_sweep_figure(spec, current=threshold),
                 marker_css=threshold_figures.sweep_marker_css(spec, threshold, selector=SWEEP_BOX),
                 version=f"{mode}:{threshold:g}",
                 url_params={"mode": mode, "threshold": f"{threshold:g}"},
@@ -302,7 +309,7 @@ metric = (
 )
 live_threshold(
     run, key, mode, ui.threshold_start(run, key, mode, start),
-    (objective, min_trades, cost_bps), book, metric,
+    (objective, min_trades, cost_bps, n_ledger), book, metric,
 )  # fmt: skip
 if (shown := ui.remembered_threshold(run, key, mode)) is not None:
     ui.link_threshold(mode, shown)

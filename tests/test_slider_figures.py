@@ -79,3 +79,14 @@ def test_percentile_rank_sorted_on_first_use_keeps_the_sweeps_tie_rule(trades):
     assert vars(book)["rank"] is book.rank  # kept after the first use
     kept = dash.filtered_book(book, threshold=25, mode="percentile")
     assert kept.value("n_trades") == math.ceil(0.25 * book.n)
+
+
+def test_light_equity_spec_serialises_as_the_light_figure(trades):
+    """The dict the panel serialises gives the same JSON as the figure built from it."""
+    book = dash.book_arrays(trades)
+    template = slider.equity_template(dash.filtered_book(book, threshold=0.0))
+    filtered = dash.filtered_book(book, threshold=0.55)
+    spec = slider.light_equity_spec(template, filtered)
+    from_dict = json.loads(plotly.io.to_json(spec, validate=False))
+    assert from_dict == _as_streamlit_sends(dash.equity_figure(filtered))
+    assert spec["data"][1 - template.trace] is template.spec["data"][1 - template.trace]

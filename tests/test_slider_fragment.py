@@ -96,6 +96,26 @@ def _figure(at: AppTest, chart: str) -> dict:
     return json.loads(_panel(at)[chart])
 
 
+def test_the_first_load_computes_the_analysis_once(monkeypatch, imported):
+    """The sweep chart reads the page's analysis from the cache (it computed a second one)."""
+    import streamlit as st
+
+    calls = []
+    original = dashboard.threshold_view
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("n_trials"))
+        return original(*args, **kwargs)
+
+    st.cache_data.clear()
+    monkeypatch.setattr(dashboard, "threshold_view", spy)
+    at = _thresholds_page(monkeypatch, imported)
+    assert not at.error, [e.value for e in at.error]
+    assert len(calls) == 1, calls
+    at.slider(key="thr_slider_absolute").set_value(0.4).run()
+    assert len(calls) == 1, calls  # a move computes no analysis
+
+
 def test_light_charts_mark_the_slider_and_redraw_the_kept_curve(monkeypatch, imported):
     at = _thresholds_page(monkeypatch, imported)
     at.slider(key="thr_slider_absolute").set_value(0.65).run()
