@@ -19,7 +19,7 @@ from sqlite_utils.migrations import Migrations
 
 from core.columns import EVENT_COLUMNS
 from core.errors import StoreError
-from core.events import LearningEvent, outcome_rows, signal_rows
+from core.events import EventType, LearningEvent, outcome_rows, signal_rows
 from core.importer import import_signal_log
 from core.store import Store
 from core.store.db import DB_FILENAME, read_snapshot
@@ -427,3 +427,40 @@ def test_trades_completed_beside_the_kept_ones_are_read_back_for_the_snapshot(st
     store.finish_run(run_id, status="completed")
     kept, cold = _cold_and_kept(store, run_id)
     assert cold.num_rows == 9 and kept is not None and kept.equals(cold)
+
+
+def _counts_through_the_view(store: Store) -> dict[str, int]:
+    """The reference: events per type counted on the ``events`` view itself."""
+    clause, params = store._finished_only()
+    rows = store.conn.execute(
+        f"SELECT type, count(*) FROM events WHERE {clause} GROUP BY type", params
+    ).fetchall()
+    return {t: int(n) for t, n in rows}
+
+
+def test_event_counts_by_type_equal_the_views(tmp_path):
+    signals, outcomes = _frames(30)
+    with Store(tmp_path / "mine") as store:
+        done = store.create_run(kind="backtest", signal="s", feature_keys=["feature"])
+        store.insert_trade_frames(done, signals, outcomes.iloc[:18], extra_columns=("feature",))
+        store.finish_run(done, status="completed")
+        # A later outcome on the finished run, a lifecycle event, a signal of no known run.
+        store.insert_events([LearningEvent.outcome(run_id=done, ts="2021-06-01",
+                                                   signal_id=signals["signal_id"].iloc[20],
+                                                   return_pct=-0.5, win=False)])  # fmt: skip
+        store.insert_events([
+            LearningEvent(EventType.THRESHOLD_SELECTED, None, "2021-06-02",
+                          {"signal": "s", "reason": "by hand", "threshold": 0.6}),
+            LearningEvent.signal(run_id=None, ts="2020-01-02", signal_id="z", symbol="A",
+                                 side=1, confidence=0.7),
+        ])  # fmt: skip
+        # This object's own running run counts; another process's running run does not.
+        mine = store.create_run(kind="backtest", signal="s")
+        store.insert_trade_frames(mine, signals.iloc[:5], outcomes.iloc[:3])
+        expected = _counts_through_the_view(store)
+        assert store.event_counts_by_type() == expected
+        assert expected["SIGNAL_GENERATED"] >= 35 and expected["SIGNAL_ACCURACY"] == 22
+    with Store(tmp_path / "mine") as reader:  # `mine` is someone else's running run now
+        expected = _counts_through_the_view(reader)
+        assert reader.event_counts_by_type() == expected
+        assert expected["SIGNAL_ACCURACY"] == 19

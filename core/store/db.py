@@ -1415,12 +1415,31 @@ class Store:
 
     @_guarded
     def event_counts_by_type(self) -> dict[str, int]:
-        """Persisted events per type (events of unfinished runs left out)."""
+        """Persisted events per type (events of unfinished runs left out).
+
+        The ``events`` view's counts without going through it: the event log grouped by
+        type, plus the trade rows' signals (``ts``) and outcomes (``o_id``) counted on
+        their covering index ``ix_trades_run`` (1M trades: 11 s through the view, which
+        builds every row, against about 0.1 s).
+        """
         clause, params = self._finished_only()
-        rows = self.conn.execute(
-            f"SELECT type, count(*) FROM events WHERE {clause} GROUP BY type", params
-        ).fetchall()
-        return {t: int(n) for t, n in rows}
+        counts = {
+            t: int(n)
+            for t, n in self.conn.execute(
+                f"SELECT type, count(*) FROM event_log WHERE {clause} GROUP BY type", params
+            )
+        }
+        own = sorted(self._own_runs)
+        mine = f" OR id IN ({', '.join('?' for _ in own)})" if own else ""
+        signals, outcomes = self.conn.execute(
+            "SELECT count(ts), count(o_id) FROM trades INDEXED BY ix_trades_run "
+            f"WHERE run IN (SELECT key FROM runs WHERE status != 'running'{mine})",
+            own,
+        ).fetchone()
+        for kind, n in (("SIGNAL_GENERATED", signals), ("SIGNAL_ACCURACY", outcomes)):
+            if n:
+                counts[kind] = counts.get(kind, 0) + int(n)
+        return counts
 
     def _finished_only(self) -> tuple[str, list[str]]:
         """The clause that hides events of runs still ``running``, except this object's own.
