@@ -11,13 +11,16 @@ Playwright (``executable_path="/usr/bin/chromium"``) and, for each run:
 - ``browser_thresholds_first_load``: clicking "Thresholds" in the sidebar until
   the page is idle with its charts drawn (the analysis is computed: a cold cache);
 - ``browser_slider_move``: the median of 10 slider moves, each from the keydown
-  (``ArrowRight`` on the focused slider) until the app is idle and has stayed idle
-  for 100 ms, every move waited out before the next. Idle, as shared/TESTING.md
+  (``ArrowRight`` on the focused slider) until the slider's panel has drawn the new
+  position (its ``data-version``) and the app is idle and has stayed idle for 100 ms,
+  every move waited out before the next (a fast fragment run can start and finish
+  between two frames, so its running state may never reach the DOM). Idle, as shared/TESTING.md
   says, is ``[data-testid="stStatusWidget"]`` gone; our config
   (``client.toolbarMode = "minimal"``) draws no header, hence no status widget,
   so the app's ``data-test-script-state`` leaving "running" counts too.
-  ``seconds`` is the time to the app's last busy -> idle transition (the 100 ms
-  quiet window is waited for, not counted); ``settled_seconds`` is the last change
+  ``seconds`` is the time to the later of the panel drawing the new position and
+  the app's last busy -> idle transition (the 100 ms quiet window is waited for, not
+  counted); ``settled_seconds`` is the last change
   of the page's DOM (charts redrawn) in the same window. Each line carries the
   host's load average (``/proc/loadavg``, 1 minute) before and after the run:
   on a shared 2-core host the figures scale with it.
@@ -70,7 +73,7 @@ TARGETS = {"slider": 0.25, "thresholds_first_load_large": 2.5}
 _OBSERVER = """
 (() => {
   if (window.__bench) return;
-  const b = window.__bench = {busyOn: [], busyOff: [], mutations: [], keydown: null};
+  const b = window.__bench = {busyOn: [], busyOff: [], mutations: [], versions: [], keydown: null};
   b.busy = () => !!document.querySelector('[data-testid="stStatusWidget"]') ||
     document.querySelector('[data-testid="stApp"]')?.getAttribute('data-test-script-state') === 'running';
   let was = b.busy();
@@ -89,6 +92,12 @@ _OBSERVER = """
     }
     b.mutations.push(now);
     if (b.mutations.length > 5000) b.mutations.splice(0, 2500);
+    // The Thresholds panel's data-version: set once it has drawn a slider position.
+    for (const r of records) {
+      if (r.type === 'attributes' && r.attributeName === 'data-version') {
+        b.versions.push([now, r.target.getAttribute('data-version')]);
+      }
+    }
   }).observe(document, {subtree: true, childList: true, attributes: true, attributeOldValue: true});
   document.addEventListener('keydown', (e) => { b.keydown = e.timeStamp; }, true);
 })();
@@ -105,6 +114,26 @@ _IDLE = """
   const off = b.busyOff.filter(t => t >= since);
   if (!on.length || !off.length) return null;
   const end = off[off.length - 1];
+  if (now - end < quiet) return null;
+  const moved = b.mutations.filter(t => t >= since);
+  return [end - since, moved[moved.length - 1] - since];
+}
+"""
+
+
+# A slider move is over when the panel has drawn the new position (its data-version) and
+# the app is idle, quiet for `quiet` ms: [end_ms, settled_ms] relative to `since`, or null.
+# A fast fragment run can start and finish between two frames, so the running state may
+# never reach the DOM; the drawn version always does.
+_MOVED = """
+([since, quiet, want]) => {
+  const b = window.__bench;
+  const now = performance.now();
+  if (b.busy()) return null;
+  const drawn = b.versions.filter(([t, v]) => t >= since && v === want);
+  if (!drawn.length) return null;
+  const off = b.busyOff.filter(t => t >= since);
+  const end = Math.max(drawn[drawn.length - 1][0], off.length ? off[off.length - 1] : 0);
   if (now - end < quiet) return null;
   const moved = b.mutations.filter(t => t >= since);
   return [end - since, moved[moved.length - 1] - since];
@@ -193,6 +222,7 @@ def _open_thresholds(page) -> tuple[float, float]:
 
 
 def _slider_moves(page, n: int) -> tuple[list[float], list[float]]:
+    """Seconds from each keydown until the panel shows the new position and the app is idle."""
     live = '[data-testid="stElementContainer"][data-stale="false"]'
     slider = page.locator(live).get_by_role("slider", name="Threshold")
     idle, settled = [], []
@@ -201,9 +231,16 @@ def _slider_moves(page, n: int) -> tuple[list[float], list[float]]:
         page.evaluate("() => { window.__bench.keydown = null; }")
         page.keyboard.press("ArrowRight" if i % 4 < 2 else "ArrowLeft")
         since = page.evaluate("() => window.__bench.keydown")
-        a, b = _wait_idle(page, since)
-        idle.append(a)
-        settled.append(b)
+        thumb = page.locator(f'{live} [data-testid="stSliderThumbValue"]').first
+        value = float(thumb.inner_text().strip())  # drawn by the browser at the keydown
+        want = f"absolute:{value:g}"
+        deadline = time.monotonic() + 120
+        while (got := page.evaluate(_MOVED, [since, QUIET_MS, want])) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the panel did not draw {want}")
+            page.wait_for_timeout(20)
+        idle.append(got[0] / 1000.0)
+        settled.append(got[1] / 1000.0)
     return idle, settled
 
 
