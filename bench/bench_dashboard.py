@@ -39,7 +39,7 @@ from common import alternate, in_subprocess, record
 from core.dashboard import (
     book_arrays,
     filtered_book,
-    metrics_markdown,
+    metrics_rows,
     synthetic_signal_log,
     threshold_view,
 )
@@ -74,7 +74,6 @@ def numpy_floor(score: np.ndarray, returns: np.ndarray, idx: np.ndarray, t: floa
 
 def run(quick: bool) -> list[dict]:
     import plotly.io
-    import plotly.tools
 
     n = 100_000 if quick else 1_000_000
     out: list[dict] = []
@@ -133,17 +132,13 @@ def run(quick: bool) -> list[dict]:
         template = slider_figures.equity_template(filtered_book(book, threshold=0.0))
         idx = np.searchsorted(book.time_ns, template.times.view(np.int64))
 
-        def sent(fig) -> str:  # what st.plotly_chart does with a figure
-            figure = plotly.tools.return_figure_from_figure_or_data(fig, validate_figure=True)
-            return plotly.io.to_json(figure, validate=False)
-
-        def ours() -> None:  # the page's fragment: the sweep chart unchanged, its marker CSS
+        def ours() -> None:  # the page's fragment: the panel's data (the sweep JSON is cached)
             for t in THRESHOLDS:
                 filtered = filtered_book(book, threshold=t)
-                sent(threshold_figures.light_sweep_figure(sweep_spec))
                 threshold_figures.sweep_marker_css(sweep_spec, t, selector=".signal-lab-sweep")
-                sent(slider_figures.light_equity_figure(template, filtered))
-                metrics_markdown(filtered.metrics)
+                plotly.io.to_json(slider_figures.light_equity_spec(template, filtered),
+                                  validate=False)  # fmt: skip
+                metrics_rows(filtered.metrics)
 
         def floor() -> None:
             for t in THRESHOLDS:
@@ -155,8 +150,8 @@ def run(quick: bool) -> list[dict]:
                           reference="numpy floor on the prepared arrays (mask, 6 figures, "
                                     "kept equity at the drawn points)",
                           reference_seconds=med["floor"] / per, target_seconds=0.25,
-                          note="filtered_book + both light figures serialised + the marker's "
-                               "CSS + the metrics table, per move; "
+                          note="filtered_book + the equity chart's JSON + the marker's CSS + "
+                               "the metrics table's rows (what the slider's panel is sent), per move; "
                                "median of 5 alternating rounds of 7 thresholds"))  # fmt: skip
         assert np.isfinite(book.returns).all()
         out.append(_apptest_rerun(work / "data", n))
