@@ -34,6 +34,8 @@ import plotly.graph_objects as go
 import plotly.io
 import streamlit as st
 
+from core import dashboard as dash
+
 STATIC = Path(__file__).resolve().parents[1] / "static"
 ASSET = "plotly.min.js"
 #: The CSS selector of the sweep chart's box in the panel (for its marker's CSS).
@@ -299,6 +301,4 @@ def _fallback(content: PanelContent) -> None:
     left, right = st.columns(2)
     left.plotly_chart(content.sweep_marked(), key="thr_sweep_chart")
     right.plotly_chart(plotly.io.from_json(content.equity_json), key="thr_equity_chart")
-    header = "| Metric | " + " | ".join(content.books) + " |"
-    rule = "|---|" + "---:|" * len(content.books)
-    st.markdown("\n".join([header, rule, *("| " + " | ".join(r) + " |" for r in content.rows)]))
+    st.markdown(dash.rows_markdown(content.books, content.rows))

@@ -612,15 +612,8 @@ def metric_columns(frame: pd.DataFrame) -> dict[str, Any]:
     return config
 
 
-def show_metrics(metrics: pd.DataFrame, *, light: bool = False) -> None:
-    """A baseline / filtered / difference metrics table, formatted.
-
-    ``light``: a Markdown table (one row per metric) instead of the grid widget, for a
-    table redrawn on every slider move (the grid's canvas costs the browser far more).
-    """
-    if light:
-        st.markdown(dash.metrics_markdown(metrics))
-        return
+def show_metrics(metrics: pd.DataFrame) -> None:
+    """A baseline / filtered / difference metrics table, formatted."""
     table = dash.metrics_table(metrics)
     st.dataframe(table, column_config=metric_columns(table), width="stretch")
 

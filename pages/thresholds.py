@@ -125,7 +125,7 @@ def live_threshold(
                 help="Keep this percentage of trades, the highest scores first.",
             )
         )
-    # The URL follows the slider through the equity chart (history.replaceState in the
+    # The URL follows the slider through the panel (history.replaceState in the
     # browser): st.query_params would cost a routing round and a history entry per move.
     # Full runs put it there the server's way (after this fragment's call).
     ui.remember_threshold(run, key, mode, threshold, link=False)

@@ -90,3 +90,17 @@ def test_light_equity_spec_serialises_as_the_light_figure(trades):
     from_dict = json.loads(plotly.io.to_json(spec, validate=False))
     assert from_dict == _as_streamlit_sends(dash.equity_figure(filtered))
     assert spec["data"][1 - template.trace] is template.spec["data"][1 - template.trace]
+
+
+def test_metrics_rows_are_the_metrics_table_formatted(trades):
+    """Each row's cells are metrics_table's numbers in the formats of the page's grid."""
+    filtered = dash.filtered_book(dash.book_arrays(trades), threshold=0.6)
+    table = dash.metrics_table(filtered.metrics)
+    books, rows = dash.metrics_rows(filtered.metrics)
+    assert books == [str(b) for b in table.index]
+    assert len(rows) == len(table.columns)
+    trades_row = next(r for r in rows if r[0].lower().startswith("trades"))
+    assert trades_row[1:] == [f"{v:,.0f}" for v in table["n_trades"]]
+    markdown = dash.rows_markdown(books, rows)
+    assert markdown.splitlines()[0] == "| Metric | " + " | ".join(books) + " |"
+    assert len(markdown.splitlines()) == 2 + len(rows)

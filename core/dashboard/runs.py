@@ -30,10 +30,12 @@ __all__ = [
     "book_stats",
     "metric_value",
     "metrics_markdown",
+    "metrics_rows",
     "metrics_table",
     "overall_progress",
     "prepare_key",
     "rerun_config",
+    "rows_markdown",
     "run_and_report",
     "run_label",
     "run_overview",
@@ -304,7 +306,11 @@ def metrics_markdown(metrics: pd.DataFrame, *, drop_empty: bool = True) -> str:
     Light text for a table redrawn often: a grid widget (a canvas) cost the
     browser far more than a small table.
     """
-    books, rows = metrics_rows(metrics, drop_empty=drop_empty)
+    return rows_markdown(*metrics_rows(metrics, drop_empty=drop_empty))
+
+
+def rows_markdown(books: list[str], rows: list[list[str]]) -> str:
+    """:func:`metrics_rows`' output as a Markdown table (a "Metric" column, then the books)."""
     lines = ["| Metric | " + " | ".join(books) + " |", "|---|" + "---:|" * len(books)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
