@@ -393,14 +393,10 @@ def remembered_threshold(run: RunInfo, token: str, mode: str) -> float | None:
     return None if value is None else float(value)
 
 
-def remember_threshold(
-    run: RunInfo, token: str, mode: str, value: float, *, link: bool = True
-) -> None:
-    """Keep the slider's value for (run, key, mode) in this session and, with ``link``,
-    in the URL (``st.query_params``)."""
+def remember_threshold(run: RunInfo, token: str, mode: str, value: float) -> None:
+    """Keep the slider's value for (run, key, mode) in this session (the URL is
+    :func:`link_threshold`'s)."""
     _slot(run, token)[mode] = float(value)
-    if link:
-        link_threshold(mode, float(value))
 
 
 # --------------------------------------------------------------------------- cached reads

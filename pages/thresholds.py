@@ -128,7 +128,7 @@ def live_threshold(
     # The URL follows the slider through the panel (history.replaceState in the
     # browser): st.query_params would cost a routing round and a history entry per move.
     # Full runs put it there the server's way (after this fragment's call).
-    ui.remember_threshold(run, key, mode, threshold, link=False)
+    ui.remember_threshold(run, key, mode, threshold)
 
     with ui.shown_errors():
         filtered = dash.filtered_book(book, threshold=threshold, mode=mode)
