@@ -82,6 +82,47 @@ def test_effective_sample_size():
     assert effective_sample_size(np.ones(50)) == 50
 
 
+def brute_force_ess(x: np.ndarray) -> float:
+    """Geyer's initial positive sequence from the definition: every lag by a direct sum."""
+    x = np.asarray(x, dtype=np.float64)
+    n = x.size
+    d = x - x.mean()
+    var = float(np.sum(d * d))
+    if n < 3 or var <= 0:
+        return float(n)
+    total = 0.0
+    for k in range(1, int(np.floor(np.sqrt(n))) + 1):
+        rho = float(np.sum(d[:-k] * d[k:])) / var
+        if rho <= 0:
+            break
+        total += rho
+    return max(1.0, n / max(1.0, 1.0 + 2.0 * total))
+
+
+@pytest.mark.parametrize("phi", [0.0, 0.5, 0.9, 0.99])
+def test_effective_sample_size_equals_the_definition(phi):
+    # phi = 0.9 and 0.99 keep the autocorrelations positive past the direct lags (FFT part)
+    z = signal.lfilter([1.0], [1, -phi], np.random.default_rng(7).standard_normal(20_000))
+    assert effective_sample_size(z) == pytest.approx(brute_force_ess(z), rel=1e-9)
+    wins = z > 0  # 0/1 outcomes of the same latent series
+    assert effective_sample_size(wins) == pytest.approx(brute_force_ess(wins), rel=1e-9)
+
+
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(3, 3000),
+    st.floats(0.0, 0.995),
+    st.booleans(),
+)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_effective_sample_size_property(seed, n, phi, binary):
+    z = signal.lfilter([1.0], [1, -phi], np.random.default_rng(seed).standard_normal(n))
+    x = (z > 0).astype(float) if binary else z
+    ess = effective_sample_size(x)
+    assert 1.0 <= ess <= n
+    assert ess == pytest.approx(brute_force_ess(x), rel=1e-9)
+
+
 def test_guaranteed_threshold_fits_early_and_scores_late():
     rng = np.random.default_rng(4)
     n = 4000

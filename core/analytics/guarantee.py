@@ -62,6 +62,9 @@ __all__ = [
 
 Dependence = Literal["ess", "none"]
 
+#: Autocorrelation lags computed as direct products before switching to an FFT.
+_DIRECT_LAGS = 32
+
 
 def clopper_pearson_lower(
     successes: np.ndarray | float, trials: np.ndarray | float, *, delta: float = 0.1
@@ -122,6 +125,14 @@ def effective_sample_size(outcomes: np.ndarray) -> float:
     float
         ``n`` for a constant or i.i.d.-looking series; less under positive
         autocorrelation.
+
+    Notes
+    -----
+    ``rho_k = sum_i d_i d_{i+k} / sum_i d_i^2`` with ``d`` the deviations from
+    the mean. The first :data:`_DIRECT_LAGS` lags are direct products, stopping
+    at the first lag that is not positive (one to three O(n) products for
+    outcomes that are close to independent); a positive run longer than that
+    takes the remaining lags from one FFT autocorrelation, O(n log n).
     """
     x = np.asarray(outcomes, dtype=np.float64)
     n = x.size
@@ -131,14 +142,26 @@ def effective_sample_size(outcomes: np.ndarray) -> float:
     var = float(d @ d)
     if var <= 0:
         return float(n)
-    size = 1 << math.ceil(math.log2(2 * n))
-    f = np.fft.rfft(d, size)
-    acf = np.fft.irfft(f * np.conj(f), size)[:n] / var
-    lags = acf[1 : math.isqrt(n) + 1]
-    stop = np.flatnonzero(lags <= 0)
-    positive = lags[: stop[0]] if stop.size else lags
-    factor = max(1.0, 1.0 + 2.0 * float(positive.sum()))
-    return float(max(1.0, n / factor))
+    max_lag = math.isqrt(n)
+    positive = 0.0
+    direct = min(max_lag, _DIRECT_LAGS)
+    for k in range(1, direct + 1):
+        rho = float(d[:-k] @ d[k:]) / var
+        if rho <= 0:
+            return _ess(n, positive)
+        positive += rho
+    if direct < max_lag:
+        size = 1 << math.ceil(math.log2(2 * n))
+        f = np.fft.rfft(d, size)
+        lags = np.fft.irfft(f * np.conj(f), size)[direct + 1 : max_lag + 1] / var
+        stop = np.flatnonzero(lags <= 0)
+        positive += float((lags[: stop[0]] if stop.size else lags).sum())
+    return _ess(n, positive)
+
+
+def _ess(n: int, positive: float) -> float:
+    """``n / (1 + 2 * positive)``, at most ``n`` and at least 1."""
+    return float(max(1.0, n / max(1.0, 1.0 + 2.0 * positive)))
 
 
 def learn_then_test(
