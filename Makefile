@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
 	# The extended real data (signal-lab[data]): only the wheels' data files are needed.
 	$(PY) -m pip install --quiet --no-deps pmdarima==2.1.1 arch==8.0.0 skfolio==1.12.2
+	# Compile the sweep's numba kernel once into its cache (core/analytics/__pycache__).
+	$(PY) -m core.analytics.kernels
 	touch $(STAMP)
 
 setup: $(STAMP) ## create .venv and install the project with its dev tools

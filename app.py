@@ -9,6 +9,7 @@ confidence key), offers to create a missing store, and routes to the pages in
 
 import streamlit as st
 
+from core.analytics.sweep import load_kernel_in_background
 from pages import _shared as ui
 
 st.set_page_config(
@@ -29,6 +30,8 @@ PAGES = [
     st.Page("pages/reports.py", title="Reports", icon=":material/description:"),
 ]
 
+# numba and the sweep's kernel load while the first page draws (once per server).
+load_kernel_in_background()
 page = st.navigation(PAGES)
 with st.sidebar:
     ui.sidebar()

@@ -134,7 +134,10 @@ def validate_trades(
             f"columns present: {', '.join(map(str, trades.columns))}"
         )
     score = trades[key].to_numpy(dtype=np.float64, na_value=np.nan)
-    usable = trades.loc[~np.isnan(score)] if np.isnan(score).any() else trades
+    # One reduction each instead of a mask per check: min is NaN when a score is
+    # NaN, and values lie within bounds when their extremes do.
+    has_nan = score.size > 0 and np.isnan(score.min())
+    usable = trades.loc[~np.isnan(score)] if has_nan else trades
     if len(usable) < min_rows:
         raise InsufficientDataError(
             f"{len(usable)} trade(s) have a {key!r} value but at least {min_rows} are "
@@ -144,8 +147,9 @@ def validate_trades(
     if score_column is None or score_column.kind is not Kind.FLOAT:
         score_column = Column(key, Kind.FLOAT, low=0.0, high=1.0)  # any other score: [0, 1]
     values = usable[key].to_numpy(dtype=np.float64)
-    bad = np.flatnonzero(score_column.out_of_bounds(values))
-    if bad.size:
+    extremes = np.array([values.min(), values.max()]) if values.size else values
+    if score_column.out_of_bounds(extremes).any():
+        bad = np.flatnonzero(score_column.out_of_bounds(values))
         i = bad[0]
         raise TradesFrameError(
             f"{key} must lie in {score_column.bounds}; row {i} ({usable.index[i]!r}) has "
@@ -155,6 +159,8 @@ def validate_trades(
         if column == "win":
             continue
         col = usable[column].to_numpy(dtype=np.float64, na_value=np.nan)
+        if np.isfinite(col.sum()):  # NaN or inf would make the sum so (overflow is looked at)
+            continue
         nonfinite = np.flatnonzero(~np.isfinite(col))
         if nonfinite.size:
             i = nonfinite[0]

@@ -44,6 +44,7 @@ from __future__ import annotations
 import functools
 import math
 import sys
+import threading
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -63,6 +64,7 @@ __all__ = [
     "SweepResult",
     "apply_threshold",
     "default_thresholds",
+    "load_kernel_in_background",
     "threshold_sweep",
 ]
 
@@ -270,7 +272,9 @@ def threshold_sweep(
     grid = _check_thresholds(thresholds, mode)
     usable = validate_trades(trades, key=key)
     score = usable[key].to_numpy(dtype=np.float64)
-    ret = usable["return_pct"].to_numpy(dtype=np.float64) - cost_bps / 100.0
+    ret = usable["return_pct"].to_numpy(dtype=np.float64)  # read only below
+    if cost_bps:
+        ret = ret - cost_bps / 100.0
     return sweep_arrays(
         score,
         ret,
@@ -437,6 +441,9 @@ def _check_thresholds(thresholds: Any, mode: str) -> np.ndarray:
 _CELLS_PER_EDGE = 4
 # Percentile mode locates the k-th largest score in one of these many cells of [0, 1].
 _SCORE_CELLS = 65_536
+#: Sweeps of at least this many trades use the compiled kernel (core.analytics.kernels):
+#: below it the bincount passes take a few milliseconds, less than loading numba.
+KERNEL_MIN_TRADES = 200_000
 
 
 @dataclass(frozen=True)
@@ -467,16 +474,10 @@ def _bin_right(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     about 8-15x faster than ``searchsorted`` on a million unsorted values, whose
     binary searches mispredict at every step.
     """
-    t = edges.size
-    if t < 32 or values.size < 4_096 or not edges[-1] > edges[0]:
+    if not _has_lookup(edges, values.size):
         return np.searchsorted(edges, values, side="right")
-    lo, hi = float(edges[0]), float(edges[-1])
-    # 4 t + 3 cells: borders rarely meet a round grid's edges (0.25 is a border of 4 t).
-    cells = _CELLS_PER_EDGE * t + 3
-    scale = cells / (hi - lo)
-    borders = lo + np.arange(cells) / scale
-    cell = np.clip((values - lo) * scale, 0.0, cells - 1.0).astype(np.intp)
-    guess = np.searchsorted(edges, borders, side="right")
+    lo, scale, borders, guess = _lookup(edges)
+    cell = np.clip((values - lo) * scale, 0.0, guess.size - 1.0).astype(np.intp)
     b = guess[cell]
     upper = np.append(edges, np.inf)  # upper[b] = edges[b], inf past the last edge
     b += values >= upper[b]
@@ -487,6 +488,25 @@ def _bin_right(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     if bad.size:
         b[bad] = np.searchsorted(edges, values[bad], side="right")
     return b
+
+
+def _has_lookup(edges: np.ndarray, n: int) -> bool:
+    """Whether binning ``n`` values among ``edges`` is worth a lookup table (else searchsorted)."""
+    return edges.size >= 32 and n >= 4_096 and bool(edges[-1] > edges[0])
+
+
+def _lookup(edges: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """``(lo, scale, borders, guess)``: equal cells over the edges and each border's bin.
+
+    ``4 t + 3`` cells of ``[edges[0], edges[-1]]`` (borders rarely meet a round
+    grid's edges: 0.25 is a border of ``4 t``), ``scale`` cells per unit,
+    ``guess[c] = #{edges <= borders[c]}``.
+    """
+    lo, hi = float(edges[0]), float(edges[-1])
+    cells = _CELLS_PER_EDGE * edges.size + 3
+    scale = cells / (hi - lo)
+    borders = lo + np.arange(cells) / scale
+    return lo, scale, borders, np.searchsorted(edges, borders, side="right")
 
 
 def _guess_is_exact(
@@ -587,14 +607,27 @@ def _absolute_kept(
     *,
     bins: np.ndarray | None = None,
 ) -> _Kept:
-    """Threshold ``j`` keeps the trades whose bin ``#{grid <= score}`` exceeds ``j``."""
+    """Threshold ``j`` keeps the trades whose bin ``#{grid <= score}`` exceeds ``j``.
+
+    From :data:`KERNEL_MIN_TRADES` trades on (and without precomputed ``bins``)
+    the per-bin sums come from the compiled one-pass kernel
+    (:func:`core.analytics.kernels.absolute_bin_sums`), otherwise from
+    ``bincount`` passes; both add the same numbers in the same order.
+    """
     t = grid.size
-    b = _bin_right(score, grid) if bins is None else bins
-    cnt, wins, total, s_dev, q_dev, gains, losses, _, _ = _bin_sums(
-        b, t + 1, ret, centre, extremes=False
-    )
-    smin = np.full(t + 1, np.inf)
-    np.minimum.at(smin, b, score)
+    b = bins
+    if b is None and score.size >= KERNEL_MIN_TRADES and _has_lookup(grid, score.size):
+        cnt, wins, total, s_dev, q_dev, gains, losses, smin = _kernel_bin_sums(
+            score, ret, grid, centre
+        )
+    else:
+        if b is None:
+            b = _bin_right(score, grid)
+        cnt, wins, total, s_dev, q_dev, gains, losses, _, _ = _bin_sums(
+            b, t + 1, ret, centre, extremes=False
+        )
+        smin = np.full(t + 1, np.inf)
+        np.minimum.at(smin, b, score)
     at = np.arange(1, t + 1)  # threshold j sums bins j + 1 .. t
     cutoff = _reverse_accumulate(smin, np.minimum, np.inf)[at]
     k = _reverse_cumsum(cnt)[at]
@@ -602,7 +635,7 @@ def _absolute_kept(
     q_dev = _reverse_cumsum(q_dev)[at]
     flat = np.zeros(t, dtype=bool)
     if _maybe_flat(k, s_dev, q_dev, centre).any():  # rare: look at the extremes exactly
-        rmin, rmax = _bin_extremes(b, t + 1, ret)
+        rmin, rmax = _bin_extremes(_bin_right(score, grid) if b is None else b, t + 1, ret)
         hi = _reverse_accumulate(rmax, np.maximum, -np.inf)[at]
         lo = _reverse_accumulate(rmin, np.minimum, np.inf)[at]
         flat = hi == lo
@@ -617,6 +650,56 @@ def _absolute_kept(
         flat=flat,
         cutoff=np.where(k > 0, cutoff, np.nan),
     )
+
+
+def _kernel_bin_sums(
+    score: np.ndarray, ret: np.ndarray, grid: np.ndarray, centre: float
+) -> tuple[np.ndarray, ...]:
+    """:func:`_bin_sums` (without extremes) and the smallest score per bin, by the kernel."""
+    from core.analytics import kernels  # numba: loaded only for large sweeps
+
+    lo, scale, borders, guess = _lookup(grid)
+    exact = _guess_is_exact(grid, borders, guess, scale) and score.min() >= lo
+    acc = kernels.absolute_bin_sums(score, ret, centre, grid, guess, lo, scale, exact=exact)
+    cnt = acc[:, kernels.COUNT].astype(np.int64)
+    gains = acc[:, kernels.GAINS].copy()
+    losses = acc[:, kernels.LOSSES].copy()
+    total = gains - losses
+    return (
+        cnt,
+        acc[:, kernels.WINS].astype(np.int64),
+        total,
+        total - cnt * centre,
+        acc[:, kernels.SQ_DEV].copy(),
+        gains,
+        losses,
+        acc[:, kernels.SCORE_MIN].copy(),
+    )
+
+
+_loading_kernel: threading.Thread | None = None
+_loading_lock = threading.Lock()
+
+
+def load_kernel_in_background() -> None:
+    """Import numba and load the sweep's compiled kernel in a daemon thread, once per process.
+
+    For a long-lived process (the dashboard), so that the first large sweep does
+    not wait about half a second for it. Safe to call on every page run.
+    """
+    global _loading_kernel
+    with _loading_lock:
+        if _loading_kernel is None:
+            _loading_kernel = threading.Thread(
+                target=_load_kernel, name="signal-lab-load-kernel", daemon=True
+            )
+            _loading_kernel.start()
+
+
+def _load_kernel() -> None:
+    from core.analytics import kernels
+
+    kernels.warm()
 
 
 def _kth_largest(score: np.ndarray, k: np.ndarray) -> np.ndarray:
