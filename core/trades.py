@@ -159,7 +159,9 @@ def validate_trades(
         if column == "win":
             continue
         col = usable[column].to_numpy(dtype=np.float64, na_value=np.nan)
-        if np.isfinite(col.sum()):  # NaN or inf would make the sum so (overflow is looked at)
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = col.sum()
+        if np.isfinite(total):  # a NaN or inf makes the sum so (an overflow is looked at)
             continue
         nonfinite = np.flatnonzero(~np.isfinite(col))
         if nonfinite.size:
