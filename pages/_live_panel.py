@@ -6,9 +6,16 @@ element of that fragment again (styled React components, Markdown parsing, and
 browser's time a move on this page, most of what a move cost above Streamlit's
 own floor. :func:`live_panel` draws the headline figures, the metrics table and
 the two charts as one ``st.components.v2`` element keyed by ``key``: on a move the
-element stays, and its script replaces the figures' text and hands the equity
-chart's new figure to ``Plotly.react``; the sweep chart, whose figure does not
-change with the slider, is left as drawn and its marker is moved by CSS.
+element stays, and its script replaces the figures' text and restyles the equity
+chart's one trace that changed (the kept trades); the sweep chart, whose figure
+does not change with the slider, is left as drawn and its marker is moved by CSS.
+
+What a move sends is small: the charts' whole figures (the sweep's and the
+equity's, 0.1-0.3 MB) go to the browser only on the page's full runs
+(:func:`new_page_run`), and a move sends the kept trades' curve, the text and
+the marker (about 15-25 KB). Should the browser hold no chart when a light
+update comes (a panel drawn anew without a full run), its script asks for the
+whole figures (a ``missing`` trigger), which the next run sends.
 
 plotly.js is the copy that ships with the plotly package, served by Streamlit's
 static file serving (``server.enableStaticServing``) from ``static/`` next to
@@ -44,6 +51,7 @@ SWEEP_BOX = ".signal-lab-live .signal-lab-sweep"
 _JS = r"""
 const SOURCE = "app/static/plotly.min.js";
 const CONFIG = { displaylogo: false, responsive: true };
+const MISSING = "missing";
 
 function loadPlotly() {
   if (window.Plotly) return Promise.resolve(window.Plotly);
@@ -104,6 +112,12 @@ function drawTable(box, table) {
   box.replaceChildren(t);
 }
 
+// One chart operation at a time per element, in the order the runs came.
+function queue(el, op) {
+  el.__signalLabChain = (el.__signalLabChain || Promise.resolve()).then(op, op);
+  return el.__signalLabChain;
+}
+
 function drawChart(Plotly, el, figureJson) {
   if (el.__signalLabFigure === figureJson) return Promise.resolve();
   const figure = JSON.parse(figureJson);
@@ -111,10 +125,24 @@ function drawChart(Plotly, el, figureJson) {
   el.style.height = (layout.height || 450) + "px";
   return Plotly.react(el, figure.data || [], layout, CONFIG).then(() => {
     el.__signalLabFigure = figureJson;
+    el.__signalLabDrawn = true;
   });
 }
 
-export default function ({ data, parentElement }) {
+function float64(spec) {  // plotly's typed-array spec {dtype: "f8", bdata: base64}
+  const bytes = Uint8Array.from(atob(spec.bdata), (c) => c.charCodeAt(0));
+  return new Float64Array(bytes.buffer);
+}
+
+function restyleKept(Plotly, el, kept) {
+  if (!el.__signalLabDrawn) return Promise.reject(MISSING);
+  const y = float64(kept.y);
+  el.__signalLabFigure = null;  // no longer the figure last drawn whole
+  return Plotly.restyle(el, { y: [y], customdata: [y], name: [kept.name],
+                              hovertemplate: [kept.hovertemplate] }, [kept.trace]);
+}
+
+export default function ({ data, parentElement, setTriggerValue }) {
   const root = parentElement.querySelector(".signal-lab-live");
   const part = (name) => root.querySelector(".signal-lab-" + name);
   showInUrl(data.url_params);
@@ -124,17 +152,21 @@ export default function ({ data, parentElement }) {
   drawTable(part("table"), data.table);
   part("marker").textContent = data.marker_css;
   let current = true;
+  const sweep = part("sweep");
+  const equity = part("equity");
   loadPlotly()
-    .then((Plotly) => {
-      if (!current) return;
-      return Promise.all([drawChart(Plotly, part("sweep"), data.sweep),
-                          drawChart(Plotly, part("equity"), data.equity)]);
-    })
+    .then((Plotly) => Promise.all([
+      queue(sweep, () => data.sweep ? drawChart(Plotly, sweep, data.sweep)
+                          : (sweep.__signalLabDrawn ? null : Promise.reject(MISSING))),
+      queue(equity, () => data.equity ? drawChart(Plotly, equity, data.equity)
+                           : (current ? restyleKept(Plotly, equity, data.kept) : null)),
+    ]))
     .then(() => {
       if (current) root.dataset.version = data.version;
     })
     .catch((err) => {
-      part("error").textContent = "The charts could not be drawn: " + err.message;
+      if (err === MISSING) setTriggerValue("missing", true);
+      else part("error").textContent = "The charts could not be drawn: " + err.message;
     });
   return () => {
     current = false;
@@ -193,9 +225,15 @@ class PanelContent:
         The sentence after "At this threshold:" (plain text).
     books, rows
         The metrics table (:func:`core.dashboard.metrics_rows`).
-    sweep_json, equity_json : str
-        The two charts as plotly JSON (:func:`figure_json`); the sweep chart
-        without the slider's marker (the same string on every move: cache it).
+    sweep_json : str
+        The sweep chart as plotly JSON (:func:`figure_json`), without the
+        slider's marker (the same string on every move: cache it).
+    equity_json : callable returning str
+        The equity chart's whole figure as plotly JSON; called only when the
+        whole figure is sent (a full run) and by the fallback.
+    equity_kept : dict
+        :func:`core.dashboard.kept_trace_update`: the kept trades' trace of that
+        figure (what a move changes).
     marker_css : str
         CSS drawing the marker over the sweep chart (its box is :data:`SWEEP_BOX`).
     sweep_marked : callable returning a Figure
@@ -211,7 +249,8 @@ class PanelContent:
     books: list[str]
     rows: list[list[str]]
     sweep_json: str
-    equity_json: str
+    equity_json: Callable[[], str]
+    equity_kept: dict[str, Any]
     sweep_marked: Callable[[], go.Figure]
     marker_css: str
     version: str
@@ -261,6 +300,15 @@ def figure_json(fig: go.Figure | dict[str, Any]) -> str:
     return plotly.io.to_json(fig, validate=False)
 
 
+def new_page_run(key: str) -> None:
+    """Mark a full run of the page: the panel ``key`` sends its charts whole on this run.
+
+    Call it from the page's own code (not from a fragment) before the panel's
+    fragment; a fragment's rerun, which does not call it, sends light updates.
+    """
+    st.session_state[_page_run(key)] = st.session_state.get(_page_run(key), 0) + 1
+
+
 def live_panel(content: PanelContent, *, key: str) -> None:
     """Draw ``content``; a later run with the same ``key`` updates it in place.
 
@@ -269,23 +317,43 @@ def live_panel(content: PanelContent, *, key: str) -> None:
     content : PanelContent
     key : str
         The element's identity: the same key on the next run updates this panel.
+        The charts' whole figures are sent on the first call after
+        :func:`new_page_run` and when the browser asks for them; otherwise only
+        the kept trades' trace.
     """
     if not served_in_place():
         _fallback(content)
         return
-    _component(
-        key=key,
-        data={
-            "cards": [{"label": a, "value": b, "delta": c} for a, b, c in content.cards],
-            "line": content.line,
-            "table": {"books": content.books, "rows": content.rows},
-            "sweep": content.sweep_json,
-            "equity": content.equity_json,
-            "marker_css": content.marker_css,
-            "version": content.version,
-            "url_params": content.url_params,
-        },
-    )
+    run = st.session_state.get(_page_run(key), 0)
+    sent = _whole_sent(key)
+    whole = st.session_state.get(sent) != run
+    data = {
+        "cards": [{"label": a, "value": b, "delta": c} for a, b, c in content.cards],
+        "line": content.line,
+        "table": {"books": content.books, "rows": content.rows},
+        "kept": content.equity_kept,
+        "marker_css": content.marker_css,
+        "version": content.version,
+        "url_params": content.url_params,
+    }
+    if whole:
+        data["sweep"] = content.sweep_json
+        data["equity"] = content.equity_json()
+    # The browser asks for the whole figures when it has none to update.
+    _component(key=key, data=data, on_missing_change=functools.partial(_forget_sent, key))
+    st.session_state[sent] = run
+
+
+def _page_run(key: str) -> str:
+    return f"_live_panel_{key}_page_run"
+
+
+def _whole_sent(key: str) -> str:
+    return f"_live_panel_{key}_whole_sent"
+
+
+def _forget_sent(key: str) -> None:
+    st.session_state.pop(_whole_sent(key), None)
 
 
 def _fallback(content: PanelContent) -> None:
@@ -300,5 +368,5 @@ def _fallback(content: PanelContent) -> None:
     st.markdown(f"**At this threshold:** {content.line}")
     left, right = st.columns(2)
     left.plotly_chart(content.sweep_marked(), key="thr_sweep_chart")
-    right.plotly_chart(plotly.io.from_json(content.equity_json), key="thr_equity_chart")
+    right.plotly_chart(plotly.io.from_json(content.equity_json()), key="thr_equity_chart")
     st.markdown(dash.rows_markdown(content.books, content.rows))

@@ -19,7 +19,7 @@ from core.dashboard import thresholds as threshold_figures
 from core.errors import SignalLabError
 from core.store.db import RunInfo
 from pages import _shared as ui
-from pages._live_panel import SWEEP_BOX, PanelContent, figure_json, live_panel
+from pages._live_panel import SWEEP_BOX, PanelContent, figure_json, live_panel, new_page_run
 
 _TTL = 3600  # seconds a cached figure lives, as the analyses in pages/_shared.py
 
@@ -145,7 +145,8 @@ def live_threshold(
             "trade of the run."
         )
         # One element, updated in place in the browser (pages/_live_panel.py): the sweep
-        # chart stays as drawn (its marker is CSS), the equity chart is Plotly.react-ed.
+        # chart stays as drawn (its marker is CSS), the equity chart's kept curve is restyled
+        # (the whole figures are sent on the page's full runs only).
         live_panel(
             PanelContent(
                 cards=ui.headline_cards(filtered.metrics),
@@ -153,7 +154,10 @@ def live_threshold(
                 books=books,
                 rows=rows,
                 sweep_json=sweep_json,
-                equity_json=figure_json(slider_figures.light_equity_spec(template, filtered)),
+                equity_json=lambda: figure_json(
+                    slider_figures.light_equity_spec(template, filtered)
+                ),
+                equity_kept=slider_figures.kept_trace_update(template, filtered),
                 sweep_marked=lambda: threshold_figures.light_sweep_figure(spec, current=threshold),
                 marker_css=threshold_figures.sweep_marker_css(spec, threshold, selector=SWEEP_BOX),
                 version=f"{mode}:{threshold:g}",
@@ -307,6 +311,7 @@ metric = (
     )
     or "sharpe"
 )
+new_page_run("thr_live_panel")  # this full run sends the panel's charts whole
 live_threshold(
     run, key, mode, ui.threshold_start(run, key, mode, start),
     (objective, min_trades, cost_bps, n_ledger), book, metric,

@@ -97,6 +97,23 @@ def test_journey_from_an_empty_store_to_a_report(page, app_url):
     legend = panel.locator(".signal-lab-equity .legendtext").all_text_contents()
     assert any(f"≥ {float(shown):.2f}" in t for t in legend), legend
     assert f"threshold={float(shown):g}" in page.url  # set in the browser, no new history entry
+    # A move sends the kept trades' curve only (restyled in place): it ends at the summed
+    # return the panel's table shows for the kept trades.
+    assert _kept_curve_agrees_with_the_table(panel)
+    # A panel that has no chart to update asks for the whole figures and gets them.
+    panel.evaluate("el => { el.querySelector('.signal-lab-equity').__signalLabDrawn = false; }")
+    slider.focus()
+    page.keyboard.press("ArrowRight")
+    shown = _slider_value(page)
+    page.wait_for_function(
+        "v => document.querySelector('.signal-lab-live')?.dataset.version === 'absolute:' + v",
+        arg=f"{float(shown):g}",
+        timeout=30_000,
+    )
+    healed = "el => typeof el.querySelector('.signal-lab-equity').__signalLabFigure === 'string'"
+    assert panel.evaluate(healed)  # drawn whole again, in the same element
+    assert panel.evaluate("el => el.querySelector('.signal-lab-equity').__journeyMark") == 1
+    assert _kept_curve_agrees_with_the_table(panel)
     _shot(page, "thresholds")
 
     # Drift: the run's signal has no baseline; one click sets its first months.
@@ -127,6 +144,21 @@ def test_journey_from_an_empty_store_to_a_report(page, app_url):
 
 
 PLATT = "platt, walk-forward, 12 windows"
+
+
+def _kept_curve_agrees_with_the_table(panel) -> bool:
+    """The equity chart's kept curve ends at the table's summed return of the kept trades."""
+    return panel.evaluate(
+        """el => {
+          const chart = el.querySelector('.signal-lab-equity');
+          // _fullData: the traces as drawn (a whole figure's y is a typed-array spec in data)
+          const kept = chart._fullData.find((t) => String(t.name).startsWith('Kept'));
+          const last = Number(kept.y[kept.y.length - 1]).toFixed(3);
+          const row = [...el.querySelectorAll('.signal-lab-table tr')]
+            .find((r) => r.cells[0].textContent.startsWith('Summed return'));
+          return [...row.cells].slice(1).some((c) => c.textContent === last);
+        }"""
+    )
 
 
 def _main_text(page) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import math
@@ -90,6 +91,30 @@ def test_light_equity_spec_serialises_as_the_light_figure(trades):
     from_dict = json.loads(plotly.io.to_json(spec, validate=False))
     assert from_dict == _as_streamlit_sends(dash.equity_figure(filtered))
     assert spec["data"][1 - template.trace] is template.spec["data"][1 - template.trace]
+
+
+@pytest.mark.parametrize(("mode", "threshold"), [("absolute", 0.62), ("percentile", 30.0)])
+def test_kept_trace_update_turns_the_drawn_figure_into_the_new_one(trades, mode, threshold):
+    """Restyling the kept trace of a figure drawn at one threshold gives the figure of another."""
+    book = dash.book_arrays(trades)
+    template = slider.equity_template(dash.filtered_book(book, threshold=0.0))
+    drawn = json.loads(plotly.io.to_json(
+        slider.light_equity_spec(template, dash.filtered_book(book, threshold=0.3)), validate=False
+    ))  # fmt: skip
+    filtered = dash.filtered_book(book, threshold=threshold, mode=mode)
+    update = json.loads(json.dumps(slider.kept_trace_update(template, filtered)))
+    trace = drawn["data"][update["trace"]]
+    # what the panel's script does (Plotly.restyle of y, customdata, name, hovertemplate)
+    trace.update(y=update["y"], customdata=update["y"], name=update["name"],
+                 hovertemplate=update["hovertemplate"])  # fmt: skip
+    assert drawn == _as_streamlit_sends(dash.equity_figure(filtered))
+    y = np.frombuffer(base64.b64decode(update["y"]["bdata"]), dtype="<f8")
+    np.testing.assert_array_equal(y, filtered.equity["filtered"].to_numpy())
+    other = slider.equity_template(
+        dash.filtered_book(dash.book_arrays(trades.iloc[:700]), threshold=0.0)
+    )
+    with pytest.raises(ValidationError, match="equity_template"):
+        slider.kept_trace_update(other, filtered)
 
 
 def test_metrics_rows_are_the_metrics_table_formatted(trades):

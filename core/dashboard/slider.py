@@ -41,6 +41,7 @@ __all__ = [
     "equity_figure",
     "equity_template",
     "filtered_book",
+    "kept_trace_update",
     "light_equity_figure",
     "light_equity_spec",
 ]
@@ -362,6 +363,45 @@ def light_equity_spec(template: EquityTemplate, book: FilteredBook) -> dict[str,
     ValidationError
         ``book`` has other dates than the template (another run or ``max_points``).
     """
+    update = kept_trace_update(template, book)
+    old = template.spec["data"][template.trace]
+    kept = {
+        **old,
+        "y": update["y"],
+        "customdata": update["y"],
+        "name": update["name"],
+        "hovertemplate": update["hovertemplate"],
+    }
+    data = list(template.spec["data"])
+    data[template.trace] = kept
+    return {"data": data, "layout": template.spec["layout"]}
+
+
+def kept_trace_update(template: EquityTemplate, book: FilteredBook) -> dict[str, Any]:
+    """What a threshold changes in the equity chart: the kept trades' trace.
+
+    The rest of :func:`light_equity_spec` (the dates, every trade's curve, the
+    layout) is the template's; a chart already drawn from it takes this as a
+    restyle of one trace.
+
+    Parameters
+    ----------
+    template : EquityTemplate
+    book : FilteredBook
+        With the template's dates.
+
+    Returns
+    -------
+    dict
+        ``trace`` (position in the figure's ``data``), ``y`` (the kept trades'
+        summed return at each date, percent, as a typed-array spec; the trace's
+        ``customdata`` is the same array), ``name`` and ``hovertemplate``.
+
+    Raises
+    ------
+    ValidationError
+        ``book`` has other dates than the template.
+    """
     index = book.equity.index
     if len(index) != template.times.size or (
         index.size and index.tz_convert("UTC").tz_localize(None)[-1] != template.times[-1]
@@ -371,16 +411,10 @@ def light_equity_spec(template: EquityTemplate, book: FilteredBook) -> dict[str,
             "for this run"
         )
     label = _kept_label(book)
-    values = book.equity["filtered"].to_numpy(dtype=np.float64)
     old = template.spec["data"][template.trace]
-    typed = _typed_array(values)
-    kept = {
-        **old,
-        "y": typed,
-        "customdata": typed,
+    return {
+        "trace": template.trace,
+        "y": _typed_array(book.equity["filtered"].to_numpy(dtype=np.float64)),
         "name": label,
         "hovertemplate": str(old.get("hovertemplate", "")).replace(template.label, label),
     }
-    data = list(template.spec["data"])
-    data[template.trace] = kept
-    return {"data": data, "layout": template.spec["layout"]}
