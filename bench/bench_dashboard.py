@@ -6,9 +6,9 @@ read and prepared once (:func:`core.dashboard.book_arrays`, what the page
 caches). A slider move then costs what the page's fragment does on a rerun:
 
 - ``dashboard_slider_move``: :func:`core.dashboard.filtered_book` (mask,
-  metrics, summed equity) plus what the page sends (the unchanged sweep chart and
-  the light equity figure serialised as ``st.plotly_chart`` does, the marker's
-  CSS, the metrics as a Markdown table), against the
+  metrics, summed equity) plus what the page's panel is sent on a move (the
+  kept trades' curve, :func:`core.dashboard.kept_trace_update`, the marker's
+  CSS and the metrics table's rows, serialised to JSON), against the
   numpy floor on the same prepared arrays, with no per-run preparation in it: a
   mask, the kept returns' count, wins, mean, std, Sharpe and profit factor, and the
   kept equity at the drawn points. Medians of 5 alternating rounds over 7
@@ -24,6 +24,7 @@ caches). A slider move then costs what the page's fragment does on a rerun:
 
 from __future__ import annotations
 
+import json
 import shutil
 import statistics
 import sys
@@ -73,7 +74,6 @@ def numpy_floor(score: np.ndarray, returns: np.ndarray, idx: np.ndarray, t: floa
 
 
 def run(quick: bool) -> list[dict]:
-    import plotly.io
 
     n = 100_000 if quick else 1_000_000
     out: list[dict] = []
@@ -132,13 +132,15 @@ def run(quick: bool) -> list[dict]:
         template = slider_figures.equity_template(filtered_book(book, threshold=0.0))
         idx = np.searchsorted(book.time_ns, template.times.view(np.int64))
 
-        def ours() -> None:  # the page's fragment: the panel's data (the sweep JSON is cached)
+        def ours() -> None:  # the page's fragment: the panel's light data on a move
             for t in THRESHOLDS:
                 filtered = filtered_book(book, threshold=t)
-                threshold_figures.sweep_marker_css(sweep_spec, t, selector=".signal-lab-sweep")
-                plotly.io.to_json(slider_figures.light_equity_spec(template, filtered),
-                                  validate=False)  # fmt: skip
-                metrics_rows(filtered.metrics)
+                json.dumps({
+                    "marker_css": threshold_figures.sweep_marker_css(
+                        sweep_spec, t, selector=".signal-lab-sweep"),
+                    "kept": slider_figures.kept_trace_update(template, filtered),
+                    "table": metrics_rows(filtered.metrics),
+                })  # fmt: skip
 
         def floor() -> None:
             for t in THRESHOLDS:
@@ -150,8 +152,9 @@ def run(quick: bool) -> list[dict]:
                           reference="numpy floor on the prepared arrays (mask, 6 figures, "
                                     "kept equity at the drawn points)",
                           reference_seconds=med["floor"] / per, target_seconds=0.25,
-                          note="filtered_book + the equity chart's JSON + the marker's CSS + "
-                               "the metrics table's rows (what the slider's panel is sent), per move; "
+                          note="filtered_book + the kept trades' curve + the marker's CSS + "
+                               "the metrics table's rows, as JSON (what the slider's panel is sent "
+                               "on a move), per move; "
                                "median of 5 alternating rounds of 7 thresholds"))  # fmt: skip
         assert np.isfinite(book.returns).all()
         out.append(_apptest_rerun(work / "data", n))
