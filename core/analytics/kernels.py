@@ -4,7 +4,7 @@ numpy's ``bincount`` makes one pass over the trades per statistic, and binning a
 score among the thresholds takes several more (scale, cast, look up, compare):
 about thirty passes over a million trades for a sweep, each bound by memory. The
 kernel here reads every trade once, finds its bin with the same lookup table as
-:func:`core.analytics.sweep._bin_right` and adds it to one 64-byte row of
+:func:`core.analytics.sweep._bin_right` and adds it to one row of six
 per-bin accumulators (on a grid whose lookup is exact, such as the default
 uniform one, without checking the bin). It runs without the GIL (``nogil``): from
 :data:`SPLIT_MIN_TRADES` trades on, the first and second halves of the trades

@@ -11,7 +11,9 @@ against ``np.searchsorted``'s rule); one ``np.bincount`` pass each gives the
 count, wins, sum, centred sum and sum of squares, gains and losses of every bin
 (``np.minimum.at`` / ``np.maximum.at`` the smallest score and the extreme
 returns), and reverse cumulative sums over the T + 1 bins give the trades kept
-at every threshold. Percentile mode bins on the distinct cut scores (the k-th
+at every threshold. From 200,000 trades on (absolute mode) a compiled kernel
+(:mod:`core.analytics.kernels`, numba) does the binning and all those sums in
+one read of the trades. Percentile mode bins on the distinct cut scores (the k-th
 largest scores, found in a histogram of the scores) and adds, for ties at a cut,
 the first trades in row order by prefix sums within each tie group. The
 bootstrap draws Poisson(1) weights per trade in chunks and accumulates weighted
@@ -254,8 +256,9 @@ def threshold_sweep(
 
     Notes
     -----
-    Cost: O(n) for the point metrics (binning, a few ``bincount`` passes) plus
-    O(T) over the bins; about 0.04 s for a million trades and 1,000 thresholds.
+    Cost: O(n) for the point metrics (binning, a few ``bincount`` passes, or
+    one pass of the compiled kernel from 200,000 trades on) plus O(T) over the
+    bins; about 0.02 s for a million trades and 1,000 thresholds.
     The bands add one sort (O(n log n)) and O(B n). Variances use sums of
     returns centred on the overall mean, which keeps the one-pass formula
     accurate. The bootstrap's matrix products run inside
@@ -612,7 +615,8 @@ def _absolute_kept(
     From :data:`KERNEL_MIN_TRADES` trades on (and without precomputed ``bins``)
     the per-bin sums come from the compiled one-pass kernel
     (:func:`core.analytics.kernels.absolute_bin_sums`), otherwise from
-    ``bincount`` passes; both add the same numbers in the same order.
+    ``bincount`` passes; they add the same numbers (in the same order, or in
+    two halves from :data:`core.analytics.kernels.SPLIT_MIN_TRADES` on).
     """
     t = grid.size
     b = bins
