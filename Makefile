@@ -21,6 +21,8 @@ $(STAMP): pyproject.toml requirements.lock
 setup: $(STAMP) ## create .venv and install the project with its dev tools
 
 run: setup ## set up, then serve the dashboard on http://localhost:$(PORT)
+	@# the sweep's kernel: loaded from its cache, or compiled once after an update
+	$(PY) -m core.analytics.kernels
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true \
 		--browser.gatherUsageStats false
 

@@ -66,12 +66,14 @@ def test_kernel_split_in_halves_keeps_counts_exact_and_sums_to_rounding(case, se
     lo, scale, borders, guess = sweep_module._lookup(grid)
     exact = sweep_module._guess_is_exact(grid, borders, guess, scale) and score.min() >= lo
     args = (score, ret, centre, grid, guess, lo, scale)
-    whole = kernels._absolute_bin_sums_jit(*args, exact)
-    h = score.size // 2
-    halves = kernels._add_rows(
-        kernels._absolute_bin_sums_jit(score[:h], ret[:h], *args[2:], exact),
-        kernels._absolute_bin_sums_jit(score[h:], ret[h:], *args[2:], exact),
-    )
+    split = kernels.SPLIT_MIN_TRADES
+    try:
+        kernels.SPLIT_MIN_TRADES = score.size + 1  # one pass
+        whole = kernels.absolute_bin_sums(*args, exact=exact)
+        kernels.SPLIT_MIN_TRADES = 2  # two halves on two threads
+        halves = kernels.absolute_bin_sums(*args, exact=exact)
+    finally:
+        kernels.SPLIT_MIN_TRADES = split
     for column in (kernels.COUNT, kernels.WINS, kernels.SCORE_MIN):
         np.testing.assert_array_equal(halves[:, column], whole[:, column])
     scale_of = np.abs(ret).sum() + (ret - centre) @ (ret - centre)
@@ -132,3 +134,16 @@ def test_kernel_loads_in_background_once_per_process():
     sweep_module.load_kernel_in_background()
     assert sweep_module._loading_kernel is first  # not started again
     assert kernels._absolute_bin_sums_jit.signatures  # compiled or loaded from the cache
+
+
+def test_every_caller_shares_one_compiled_signature(monkeypatch):
+    """Read-only columns (pandas copy-on-write) and writable arrays: no second compilation."""
+    monkeypatch.setattr(sweep_module, "KERNEL_MIN_TRADES", 0)
+    rng = np.random.default_rng(9)
+    frame = make_trades(rng.random(5_000), rng.normal(0.0, 1.0, 5_000))
+    threshold_sweep(frame, thresholds=np.linspace(0, 1, 101))  # read-only columns
+    threshold_sweep(frame, thresholds=np.linspace(0, 1, 101), cost_bps=3.0)  # a new array
+    score, ret = rng.random(5_000), rng.normal(0.0, 1.0, 5_000)  # writable
+    sweep_module._kernel_bin_sums(score, ret, np.linspace(0, 1, 64), 0.0)
+    sweep_module._kernel_bin_sums(score[::2], ret[::2], np.linspace(0, 1, 64), 0.0)  # strided
+    assert len(kernels._absolute_bin_sums_jit.signatures) == 1

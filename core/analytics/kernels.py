@@ -122,6 +122,11 @@ def absolute_bin_sums(
         ``centre`` and smallest score of bin ``b`` (columns :data:`COUNT` ..
         :data:`SCORE_MIN`; the smallest score of an empty bin is inf).
     """
+    # One machine-code signature for every caller: numba types a read-only array (a
+    # pandas column under copy-on-write) apart from a writable one and would compile
+    # (seconds) on the first call of each kind; read-only views of them all are one kind.
+    score, ret = _read_only(score, np.float64), _read_only(ret, np.float64)
+    edges, guess = _read_only(edges, np.float64), _read_only(guess, np.intp)
     args = (float(centre), edges, guess, float(lo), float(scale), bool(exact))
     n = score.size
     if n < SPLIT_MIN_TRADES:
@@ -130,6 +135,13 @@ def absolute_bin_sums(
     later = _worker().submit(_absolute_bin_sums_jit, score[h:], ret[h:], *args)
     acc = _absolute_bin_sums_jit(score[:h], ret[:h], *args)
     return _add_rows(acc, later.result())
+
+
+def _read_only(values: np.ndarray, dtype: type) -> np.ndarray:
+    """A read-only, C-contiguous view of ``values`` as ``dtype`` (a copy only if needed)."""
+    view = np.ascontiguousarray(values, dtype=dtype).view()
+    view.flags.writeable = False
+    return view
 
 
 def _add_rows(acc: np.ndarray, other: np.ndarray) -> np.ndarray:
