@@ -16,7 +16,8 @@ Each line also gives the old rule (N = eligible thresholds, V = observed
 variance of their Sharpe ratios) on the same seeds, and the median N_eff.
 Prints one JSON line per measurement (like the other benchmarks).
 
-Usage: ``python bench/bench_dsr.py [--seeds 400] [--n 2000]``.
+Usage: ``python bench/bench_dsr.py [--seeds 400] [--n 2000]``, or through ``bench/run.py``
+(400 seeds; 50 with ``--quick``).
 """
 
 from __future__ import annotations
@@ -100,22 +101,34 @@ def measure(name: str, *, n: int, seeds: int, edge: bool, dist: str, min_trades:
     }
 
 
+def _runs(n: int) -> list[tuple[str, int, bool, str, int]]:
+    return [
+        ("dsr_null", n, False, "normal", 30),
+        ("dsr_null", n, False, "t3", 30),
+        ("dsr_null", n, False, "signed_exp", 30),
+        ("dsr_null", n, False, "normal", 100),
+        ("dsr_null", 500, False, "normal", 30),
+        ("dsr_null", 10_000, False, "normal", 30),
+        ("dsr_power", n, True, "normal", 30),
+        ("dsr_power", n, True, "normal", 100),
+    ]
+
+
+def run(quick: bool) -> list[dict]:
+    """For ``bench/run.py``: 400 seeds (50 with ``--quick``) of 2,000 trades."""
+    seeds = 50 if quick else 400
+    return [
+        measure(name, n=n, seeds=seeds, edge=edge, dist=dist, min_trades=min_trades)
+        for name, n, edge, dist, min_trades in _runs(2000)
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=400)
     parser.add_argument("--n", type=int, default=2000)
     args = parser.parse_args()
-    runs = [
-        ("dsr_null", args.n, False, "normal", 30),
-        ("dsr_null", args.n, False, "t3", 30),
-        ("dsr_null", args.n, False, "signed_exp", 30),
-        ("dsr_null", args.n, False, "normal", 100),
-        ("dsr_null", 500, False, "normal", 30),
-        ("dsr_null", 10_000, False, "normal", 30),
-        ("dsr_power", args.n, True, "normal", 30),
-        ("dsr_power", args.n, True, "normal", 100),
-    ]
-    for name, n, edge, dist, min_trades in runs:
+    for name, n, edge, dist, min_trades in _runs(args.n):
         line = measure(name, n=n, seeds=args.seeds, edge=edge, dist=dist, min_trades=min_trades)
         print(json.dumps(line), flush=True)
 
