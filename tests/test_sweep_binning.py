@@ -8,6 +8,7 @@ mode, with ties on the cut values and clustered thresholds.
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
@@ -246,3 +247,19 @@ def test_column_quantiles_equal_nanquantile(seed, rows, cols, method):
         expected = np.nanquantile(values, [0.025, 0.975], axis=0, method=method)
         got = sweep_module._column_quantiles(values, [0.025, 0.975], method=method)
     assert np.array_equal(got, expected, equal_nan=True)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edges_and_values())
+def test_segment_order_keeps_the_segments_of_the_score_order(case):
+    """The bands' radix order by bin: same first positions, same trades in every segment."""
+    grid, values = case
+    score = np.clip(values, 0.0, 1.0)
+    order, starts = sweep_module._segment_order(score, grid, None)
+    by_score = np.argsort(score, kind="stable")
+    expected = sweep_module._start_indices(score[by_score], grid, "absolute")
+    np.testing.assert_array_equal(starts, expected)
+    bounds = np.concatenate([[0], starts, [score.size]])
+    for a, b in itertools.pairwise(bounds):
+        assert sorted(order[a:b]) == sorted(by_score[a:b])
+        assert (np.diff(order[a:b]) > 0).all()  # row order within a segment

@@ -17,9 +17,10 @@ one read of the trades. Percentile mode bins on the distinct cut scores (the k-t
 largest scores, found in a histogram of the scores) and adds, for ties at a cut,
 the first trades in row order by prefix sums within each tie group. The
 bootstrap draws Poisson(1) weights per trade in chunks and accumulates weighted
-sums per *segment* (the trades between two consecutive cut points, in score
-order), followed by a reverse cumulative sum over segments; its products run on
-one BLAS thread.
+sums per *segment* (the trades between two consecutive cut points; in absolute
+mode the trades are put in segment order by a radix sort of their bins, row
+order within a segment), followed by a reverse cumulative sum over segments;
+its products run on one BLAS thread.
 
 Conventions (see ``docs/architecture.md``):
 
@@ -259,7 +260,8 @@ def threshold_sweep(
     Cost: O(n) for the point metrics (binning, a few ``bincount`` passes, or
     one pass of the compiled kernel from 200,000 trades on) plus O(T) over the
     bins; about 0.02 s for a million trades and 1,000 thresholds.
-    The bands add one sort (O(n log n)) and O(B n). Variances use sums of
+    The bands add a sort of the trades (in absolute mode a radix sort of their
+    bins) and O(B n). Variances use sums of
     returns centred on the overall mean, which keeps the one-pass formula
     accurate. The bootstrap's matrix products run inside
     ``threadpoolctl.threadpool_limits(1)``: on a loaded 2-core host
@@ -330,12 +332,15 @@ def sweep_arrays(
         kept = _percentile_kept(score, ret, grid, centre)
     table = _point_table(kept, grid, n, centre, level=level)
     if bands:
-        # The bootstrap accumulates weights over segments of trades in score order;
-        # its O(B n) products dwarf the one sort it needs.
-        if order is None:
-            order = _ascending_order(score, mode)
+        # The bootstrap accumulates weights over segments of trades (those between two
+        # consecutive cut points) in ascending order of score.
+        if order is None and mode == "absolute":
+            order, starts = _segment_order(score, grid, bins)
+        else:
+            if order is None:
+                order = _ascending_order(score, mode)
+            starts = _start_indices(score[order], grid, mode)
         r_sorted = ret[order]
-        starts = _start_indices(score[order], grid, mode)
         # One BLAS thread: on a loaded 2-core host multi-threaded BLAS made these
         # products 9-13x slower for no wall-time gain (shared/TESTING.md).
         with _blas_controller().limit(limits=1, user_api="blas"):
@@ -857,6 +862,24 @@ def _ascending_order(score: np.ndarray, mode: str) -> np.ndarray:
         return np.argsort(bits, kind="stable")
     # Descending score, earlier trade first (a stable sort of the negated bits), reversed.
     return np.argsort(-bits, kind="stable")[::-1]
+
+
+def _segment_order(
+    score: np.ndarray, grid: np.ndarray, bins: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Absolute mode's trades by bin (row order within a bin) and each threshold's first position.
+
+    Every threshold keeps a suffix of this order, as of the ascending score order,
+    with the same trades in each segment; only the order within a segment (which
+    the bootstrap's sums do not depend on) differs. A stable sort of the small bin
+    numbers (a radix sort) instead of a sort of a million scores.
+    """
+    t = grid.size
+    b = _bin_right(score, grid) if bins is None else bins
+    small = b.astype(np.uint16) if t < np.iinfo(np.uint16).max else b
+    order = np.argsort(small, kind="stable")
+    starts = np.cumsum(np.bincount(b, minlength=t + 1))[:t]  # #{bin <= j}: kept from there
+    return order, starts.astype(np.int64)
 
 
 def _keep_count(q: np.ndarray, n: int) -> np.ndarray:
