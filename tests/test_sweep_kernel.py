@@ -41,12 +41,18 @@ def returns_for(rng: np.random.Generator, n: int) -> np.ndarray:
     return r
 
 
+@st.composite
+def kernel_cases(draw):
+    """Thresholds, scores (edges_and_values), returns with flat trades, their mean."""
+    grid, score = draw(edges_and_values())
+    ret = returns_for(np.random.default_rng(draw(st.integers(0, 2**32 - 1))), score.size)
+    return grid, score, ret, float(ret.mean())
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(edges_and_values(), st.integers(0, 2**32 - 1))
-def test_kernel_sums_are_the_bincount_sums_bit_for_bit(case, seed):
-    grid, score = case
-    ret = returns_for(np.random.default_rng(seed), score.size)
-    centre = float(ret.mean())
+@given(kernel_cases())
+def test_kernel_sums_are_the_bincount_sums_bit_for_bit(case):
+    grid, score, ret, centre = case
     got = sweep_module._kernel_bin_sums(score, ret, grid, centre)
     for name, a, b in zip(
         ("count", "wins", "total", "s_dev", "q_dev", "gains", "losses", "smin"),
@@ -58,11 +64,9 @@ def test_kernel_sums_are_the_bincount_sums_bit_for_bit(case, seed):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(edges_and_values(), st.integers(0, 2**32 - 1))
-def test_kernel_split_in_halves_keeps_counts_exact_and_sums_to_rounding(case, seed):
-    grid, score = case
-    ret = returns_for(np.random.default_rng(seed), score.size)
-    centre = float(ret.mean())
+@given(kernel_cases())
+def test_kernel_split_in_halves_keeps_counts_exact_and_sums_to_rounding(case):
+    grid, score, ret, centre = case
     lo, scale, borders, guess = sweep_module._lookup(grid)
     exact = sweep_module._guess_is_exact(grid, borders, guess, scale) and score.min() >= lo
     args = (score, ret, centre, grid, guess, lo, scale)
